@@ -1,0 +1,1 @@
+//! Guest workloads for the criterion benches (see benches/README.md).

@@ -12,10 +12,28 @@ use super::core::Core;
 use super::exception::Stop;
 
 pub mod alu;
+pub mod bit;
+pub mod bmi;
 pub mod branch;
+pub mod cond;
+pub mod exchange;
+pub mod flagops;
+pub mod misc;
 pub mod mov;
+pub mod muldiv;
+pub mod shift;
+pub mod sse42_string;
+pub mod sse4_int;
+pub mod sse_common;
+pub mod sse_convert;
+pub mod sse_fp;
+pub mod sse_int;
+pub mod sse_move;
+pub mod sse_shuffle;
 pub mod stack;
+pub mod string;
 pub mod system;
+pub mod x87;
 
 /// An instruction handler.
 pub type Handler = fn(&mut Core, &Instruction) -> Result<(), Stop>;
@@ -26,12 +44,30 @@ pub fn resolve(insn: &Instruction) -> Handler {
     if insn.code() == Code::INVALID {
         return invalid;
     }
-    let families: [fn(&Instruction) -> Option<Handler>; 5] = [
+    // Most frequent families first: resolution happens once per decode.
+    let families: [fn(&Instruction) -> Option<Handler>; 22] = [
         mov::resolve,
         alu::resolve,
         branch::resolve,
         stack::resolve,
+        cond::resolve,
+        shift::resolve,
+        muldiv::resolve,
+        bit::resolve,
+        bmi::resolve,
+        exchange::resolve,
+        flagops::resolve,
+        string::resolve,
+        misc::resolve,
         system::resolve,
+        sse_move::resolve,
+        sse_fp::resolve,
+        sse_convert::resolve,
+        sse_int::resolve,
+        sse_shuffle::resolve,
+        sse4_int::resolve,
+        sse42_string::resolve,
+        x87::resolve,
     ];
     families
         .iter()

@@ -16,6 +16,7 @@
 
 pub mod cpu;
 pub mod error;
+pub mod guest_images;
 pub mod memory;
 pub mod mmu;
 

@@ -167,7 +167,7 @@ impl NestedBuild {
             report_output(&output);
             fail(&format!(
                 "the nested build of the {} failed ({}); its output is above. Reproduce with:\n  \
-                 CARGO_ENCODED_RUSTFLAGS=\"{}\" cargo {} --profile guest --target {TARGET} --target-dir {}",
+                 CARGO_ENCODED_RUSTFLAGS=$'{}' cargo {} --profile guest --target {TARGET} --target-dir {}",
                 self.what,
                 output.status,
                 self.rustflags.join("\\x1f"),

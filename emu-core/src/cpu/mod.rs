@@ -144,6 +144,19 @@ impl Cpu {
         })
     }
 
+    /// A CPU over `ram_size` bytes of zeroed RAM with paging off and no
+    /// page tables, for the machine's loader to set up (system use).
+    pub fn new_bare(ram_size: u64) -> Result<Self, Error> {
+        let ram = GuestRam::new(ram_size)?;
+        let frames = FrameAllocator::new(ram.size(), ram.size());
+        Ok(Self {
+            core: Core::new(ram),
+            cache: DecodeCache::new(),
+            frames,
+            tracer: None,
+        })
+    }
+
     /// Maps `[vaddr, vaddr + len)` (page aligned) as user pages with `prot`,
     /// backed by fresh zeroed frames; already mapped pages only change protection.
     pub fn map(&mut self, vaddr: u64, len: u64, prot: Prot) -> Result<(), Error> {

@@ -114,7 +114,7 @@ pub enum PortWrite {
 
 /// The CPU's window onto the machine: I/O ports, device MSRs, interrupt lines.
 /// All methods have inert defaults (ports read all ones, no interrupts).
-pub trait Io: std::fmt::Debug {
+pub trait Io: std::fmt::Debug + std::any::Any {
     /// `in` from `port` of `size` bytes (1, 2, 4).
     fn port_in(&mut self, port: u16, size: u8, ram: &mut GuestRam) -> u32 {
         let _ = (port, ram);

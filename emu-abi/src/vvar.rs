@@ -1,4 +1,4 @@
-//! The vDSO data page ([vvar]): [`VvarData`], its clock ids and its seqlock protocol.
+//! The vDSO data page (`[vvar]`): [`VvarData`], its clock ids and its seqlock protocol.
 //!
 //! The guest kernel's timekeeping writes this page; guest-vdso's `__vdso_*` functions
 //! read it from user space. The layout follows Linux's `struct vdso_data`
@@ -85,7 +85,7 @@ impl Default for VdsoTimestamp {
     }
 }
 
-/// The data at the start of the [vvar] page (the page directly below the vDSO text).
+/// The data at the start of the `[vvar]` page (the page directly below the vDSO text).
 #[derive(Debug)]
 #[repr(C)]
 pub struct VvarData {

@@ -305,6 +305,7 @@ impl Cpu {
     pub fn run(&mut self, limit: RunLimit) -> Exit {
         let target = self.core.icount.saturating_add(limit.max_instructions);
         let stop_at = limit.stop_at.unwrap_or(u64::MAX);
+        let mut prev = u32::MAX;
         loop {
             if self.core.icount >= target {
                 return Exit::InstructionLimit;
@@ -323,24 +324,34 @@ impl Cpu {
                 }
                 continue;
             }
-            let b = match self.cache.block_at(&mut self.core) {
-                Ok(b) => self.cache.blocks[b as usize],
-                Err(e) => {
-                    let rip = self.core.rip;
-                    match self.stop_exit(Stop::Fault(e), rip) {
+            let rip = self.core.rip;
+            let key = self.cache.link_key(&self.core);
+            let idx = match self.cache.linked(prev, rip, key) {
+                Some(idx) => idx,
+                None => match self.cache.block_at(&mut self.core) {
+                    Ok(idx) => {
+                        // Decoding may have cleared the cache: recompute the key.
+                        let key = self.cache.link_key(&self.core);
+                        self.cache.link(prev, rip, idx, key);
+                        idx
+                    }
+                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
                         Some(exit) => return exit,
                         None => continue,
-                    }
-                }
+                    },
+                },
             };
+            prev = idx;
+            let b = &self.cache.blocks[idx as usize];
+            let (start, len, b_rip, b_end) = (b.start as usize, b.len as usize, b.rip, b.end);
             let budget = target - self.core.icount;
-            let mut n = (b.len as u64).min(budget) as usize;
-            if stop_at > b.rip && stop_at < b.end {
+            let mut n = (len as u64).min(budget) as usize;
+            if stop_at > b_rip && stop_at < b_end {
                 // Stop address inside the block: run only the ops before it.
-                let ops = &self.cache.ops[b.start as usize..(b.start + b.len) as usize];
+                let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
             }
-            let ops = &self.cache.ops[b.start as usize..b.start as usize + n];
+            let ops = &self.cache.ops[start..start + n];
             for op in ops {
                 self.core.rip = op.insn.next_ip();
                 if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
@@ -396,6 +407,7 @@ impl Cpu {
     fn stop_exit(&mut self, stop: Stop, ip: u64) -> Option<Exit> {
         use self::interrupt::{raise, Event};
         let next = self.core.rip;
+        self.core.stack_fault_pending.set(false);
         if let Stop::Fault(e) = stop {
             self.core.rip = ip;
             if !self.core.deliver_exceptions {

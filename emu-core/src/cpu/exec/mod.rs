@@ -17,6 +17,7 @@ pub mod bmi;
 pub mod branch;
 pub mod cond;
 pub mod exchange;
+pub mod fast;
 pub mod flagops;
 pub mod misc;
 pub mod mov;
@@ -46,7 +47,8 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 23] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 24] = [
+        fast::resolve,
         mov::resolve,
         alu::resolve,
         branch::resolve,

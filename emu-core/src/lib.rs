@@ -1,1 +1,3 @@
 //! emu-core
+
+pub mod softfloat;

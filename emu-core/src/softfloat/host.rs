@@ -211,31 +211,51 @@ pub(crate) fn check(
     name: &str,
     n: usize,
     compared: u16,
-    mut gen: impl FnMut(&mut Rng) -> (F80, F80),
+    gen: impl FnMut(&mut Rng) -> (F80, F80),
     host: impl Fn(u16, F80, F80) -> HostOut,
     soft: impl Fn(u16, F80, F80) -> (F80, u16),
 ) {
+    check2(name, n, compared, gen, host, |cw, a, b| {
+        let (v, f) = soft(cw, a, b);
+        (v, None, f)
+    });
+}
+
+/// Like [`check`], also comparing ST1 when `soft` returns it.
+pub(crate) fn check2(
+    name: &str,
+    n: usize,
+    compared: u16,
+    mut gen: impl FnMut(&mut Rng) -> (F80, F80),
+    host: impl Fn(u16, F80, F80) -> HostOut,
+    soft: impl Fn(u16, F80, F80) -> (F80, Option<F80>, u16),
+) {
     let cws = control_words();
-    let mut rng =
-        Rng::new(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64 ^ (name.as_bytes()[1] as u64) << 32);
+    let seed = name.bytes().fold(0x9E37_79B9_7F4A_7C15u64, |h, c| {
+        h.rotate_left(7) ^ u64::from(c)
+    });
+    let mut rng = Rng::new(seed);
     let mut bad = 0;
     let mut shown = String::new();
     for i in 0..n {
         let cw = cws[i % cws.len()];
         let (a, b) = gen(&mut rng);
         let h = host(cw, a, b);
-        let (v, f) = soft(cw, a, b);
-        let value_ok = unwritten(cw, h.fsw) || v == h.st0;
+        let (v, v1, f) = soft(cw, a, b);
+        let skip = unwritten(cw, h.fsw);
+        let value_ok = skip || (v == h.st0 && v1.is_none_or(|v1| v1 == h.st1));
         if !value_ok || (f ^ h.fsw) & compared != 0 {
             bad += 1;
             if bad <= 12 {
                 shown += &format!(
-                    "\n  cw={cw:04x} a={} b={} host={} fsw={:04x} soft={} flags={:04x}",
+                    "\n  cw={cw:04x} a={} b={} host={} {} fsw={:04x} soft={} {} flags={:04x}",
                     show(a),
                     show(b),
                     show(h.st0),
+                    show(h.st1),
                     h.fsw & compared,
                     show(v),
+                    v1.map_or(String::new(), show),
                     f & compared
                 );
             }

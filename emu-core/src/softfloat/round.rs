@@ -164,6 +164,17 @@ pub(crate) fn round(sign: bool, exp: i32, sig: u128, fmt: Format, ctl: Control) 
     if e > fmt.emax {
         flags.set(Flags::OE);
         if !ctl.masked(Flags(Flags::OE)) {
+            if e - fmt.wrap > fmt.emax {
+                // Still out of range after wrapping (only FSCALE gets here): infinity.
+                flags.set(Flags::PE | Flags::C1);
+                return Rounded {
+                    sign,
+                    inf: true,
+                    exp: fmt.emax + 1,
+                    sig: INT_BIT,
+                    flags,
+                };
+            }
             mark(&mut flags, inexact, up);
             return Rounded {
                 sign,
@@ -202,6 +213,17 @@ pub(crate) fn round(sign: bool, exp: i32, sig: u128, fmt: Format, ctl: Control) 
     if e < fmt.emin {
         if !ctl.masked(Flags(Flags::UE)) {
             flags.set(Flags::UE);
+            if e + fmt.wrap < fmt.emin {
+                // Still out of range after wrapping (only FSCALE gets here): zero.
+                flags.set(Flags::PE);
+                return Rounded {
+                    sign,
+                    inf: false,
+                    exp: fmt.emin,
+                    sig: 0,
+                    flags,
+                };
+            }
             mark(&mut flags, inexact, up);
             return Rounded {
                 sign,

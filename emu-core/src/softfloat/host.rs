@@ -306,3 +306,62 @@ pub(crate) fn check_unary(
         },
     );
 }
+
+/// Defines a host function for memory-operand instructions: loads `a` (ST0 = a), runs the
+/// instruction text with `{m}` pointing at a 16-byte buffer initialized from `m`, captures FSW,
+/// ST0, ST1 and the buffer.
+macro_rules! host_mem {
+    ($name:ident, $($insn:literal),+) => {
+        pub(crate) fn $name(cw: u16, a: F80, m: [u8; 16]) -> (HostOut, [u8; 16]) {
+            let ina = a.to_bytes();
+            let mut mem = m;
+            let mut out = [0u8; 20];
+            let fsw: u16;
+            let dflt: u16 = 0x037F;
+            // SAFETY: the asm reads `ina` and the 16-byte `mem`, writes `mem` and `out`, all live
+            // locals; it starts and ends with FNINIT, leaving the x87 state as the ABI requires.
+            unsafe {
+                asm!(
+                    "fninit",
+                    "fldcw word ptr [{cw}]",
+                    "fld tbyte ptr [{a}]",
+                    $($insn,)+
+                    "fnstsw ax",
+                    "fnclex",
+                    "fldcw word ptr [{d}]",
+                    "fstp tbyte ptr [{o}]",
+                    "fstp tbyte ptr [{o} + 10]",
+                    "fninit",
+                    cw = in(reg) &cw,
+                    d = in(reg) &dflt,
+                    a = in(reg) ina.as_ptr(),
+                    m = in(reg) mem.as_mut_ptr(),
+                    o = in(reg) out.as_mut_ptr(),
+                    out("ax") fsw,
+                    out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                    out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+                    options(nostack),
+                );
+            }
+            let mut lo = [0u8; 10];
+            let mut hi = [0u8; 10];
+            lo.copy_from_slice(&out[..10]);
+            hi.copy_from_slice(&out[10..]);
+            (HostOut { st0: F80::from_bytes(lo), st1: F80::from_bytes(hi), fsw }, mem)
+        }
+    };
+}
+
+host_mem!(fld_m32, "fld dword ptr [{m}]");
+host_mem!(fld_m64, "fld qword ptr [{m}]");
+host_mem!(fst_m32, "fst dword ptr [{m}]");
+host_mem!(fst_m64, "fst qword ptr [{m}]");
+host_mem!(fist_m16, "fist word ptr [{m}]");
+host_mem!(fist_m32, "fist dword ptr [{m}]");
+host_mem!(fistp_m64, "fistp qword ptr [{m}]");
+host_mem!(fisttp_m16, "fisttp word ptr [{m}]");
+host_mem!(fisttp_m32, "fisttp dword ptr [{m}]");
+host_mem!(fisttp_m64, "fisttp qword ptr [{m}]");
+host_mem!(fbld_m80, "fbld tbyte ptr [{m}]");
+host_mem!(fbstp_m80, "fbstp tbyte ptr [{m}]");
+host_mem!(fild_m64, "fild qword ptr [{m}]");

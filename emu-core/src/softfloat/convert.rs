@@ -263,6 +263,8 @@ mod tests {
         m
     }
 
+    type HostMem = fn(u16, F80, [u8; 16]) -> (host::HostOut, [u8; 16]);
+
     /// Runs a memory-operand differential test: `gen` makes the ST0 operand and the memory
     /// image, `soft` predicts (ST0 after, memory after, flags).
     fn run(
@@ -270,7 +272,7 @@ mod tests {
         n: usize,
         compared: u16,
         mut gen: impl FnMut(&mut Rng) -> (F80, [u8; 16]),
-        host: fn(u16, F80, [u8; 16]) -> (host::HostOut, [u8; 16]),
+        host: HostMem,
         soft: impl Fn(Control, F80, [u8; 16]) -> (Option<F80>, [u8; 16], u16),
     ) {
         let cws = host::control_words();

@@ -34,8 +34,6 @@ pub enum Class {
 
 /// Exponent bias of the 80-bit format.
 pub(crate) const BIAS: i32 = 16383;
-/// Largest biased exponent of a finite value.
-pub(crate) const MAX_EXP: u16 = 0x7FFE;
 /// Integer bit of the significand.
 pub(crate) const INT_BIT: u64 = 1 << 63;
 /// Quiet bit of a NaN significand.
@@ -97,7 +95,7 @@ impl F80 {
     }
 
     /// The same value with the sign flipped (FCHS).
-    pub fn neg(self) -> F80 {
+    pub fn negated(self) -> F80 {
         F80 {
             signif: self.signif,
             sign_exp: self.sign_exp ^ 0x8000,

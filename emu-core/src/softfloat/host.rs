@@ -14,14 +14,6 @@ pub(crate) struct HostOut {
     pub fsw: u16,
 }
 
-/// One differential case, for reporting.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Case {
-    pub cw: u16,
-    pub a: F80,
-    pub b: F80,
-}
-
 /// Defines a host function that loads `b` then `a` (so ST0 = a, ST1 = b) under control word
 /// `cw`, runs the instruction text, captures FSW and then ST0 and ST1.
 macro_rules! host_op {
@@ -92,6 +84,13 @@ host_op!(fpatan, "fpatan");
 host_op!(f2xm1, "f2xm1");
 host_op!(fyl2x, "fyl2x");
 host_op!(fyl2xp1, "fyl2xp1");
+host_op!(fld1, "fld1");
+host_op!(fldz, "fldz");
+host_op!(fldpi, "fldpi");
+host_op!(fldl2e, "fldl2e");
+host_op!(fldl2t, "fldl2t");
+host_op!(fldlg2, "fldlg2");
+host_op!(fldln2, "fldln2");
 
 /// A small deterministic xorshift generator.
 #[derive(Clone, Debug)]

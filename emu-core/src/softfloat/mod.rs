@@ -14,6 +14,7 @@ mod xfloat;
 
 pub mod arith;
 pub mod compare;
+pub mod consts;
 pub mod convert;
 pub mod rem;
 pub mod scale;

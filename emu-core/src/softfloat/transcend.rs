@@ -298,7 +298,7 @@ pub fn exp2m1(a: F80, ctl: Control) -> Res<F80> {
     };
     match a.class() {
         Class::Zero => return Res::new(a, f),
-        Class::Infinity if a.sign() => return Res::new(F80::ONE.neg(), f),
+        Class::Infinity if a.sign() => return Res::new(F80::ONE.negated(), f),
         Class::Infinity => return Res::new(a, f),
         _ => {}
     }

@@ -79,10 +79,6 @@ impl Xf {
         self.m != 0 && (o.m == 0 || (self.exp, self.m) > (o.exp, o.m))
     }
 
-    pub fn is_zero(self) -> bool {
-        self.m == 0
-    }
-
     pub fn neg(self) -> Xf {
         Xf {
             neg: !self.neg && self.m != 0,

@@ -74,6 +74,29 @@ pub fn from_f64(bits: u64, ctl: Control) -> Res<F80> {
     )
 }
 
+/// An m32 arithmetic operand widened exactly, SNaNs kept signaling (the arithmetic reports
+/// them); the flag tells whether the source was a denormal (#D for the instruction).
+pub fn f32_operand(bits: u32) -> (F80, bool) {
+    raw_operand(from_f32(bits, Control::DEFAULT))
+}
+
+/// An m64 arithmetic operand, as [`f32_operand`].
+pub fn f64_operand(bits: u64) -> (F80, bool) {
+    raw_operand(from_f64(bits, Control::DEFAULT))
+}
+
+fn raw_operand(r: Res<F80>) -> (F80, bool) {
+    let v = if r.flags.has(Flags::IE) {
+        F80 {
+            signif: r.value.signif & !QUIET_BIT,
+            ..r.value
+        }
+    } else {
+        r.value
+    };
+    (v, r.flags.has(Flags::DE))
+}
+
 /// Narrows to an IEEE format under the rounding control (precision control does not apply).
 /// For a memory destination the caller stores nothing when an unmasked exception is raised.
 fn narrow(a: F80, fmt: Format, ctl: Control) -> Res<Rounded> {

@@ -21,7 +21,7 @@ pub mod scale;
 pub mod transcend;
 
 #[cfg(test)]
-mod host;
+pub(crate) mod host;
 
 pub use f80::{Class, F80};
 

@@ -1,0 +1,254 @@
+//! x87 control and state: FLDCW/FNSTCW, FNSTSW, FNCLEX, FNINIT, FNSTENV/FLDENV, FNSAVE/FRSTOR,
+//! FNOP, FWAIT and FXSAVE/FXRSTOR (SDM Vol. 1 §8.1, Vol. 2). The FN* forms do not check for
+//! pending exceptions; their waiting forms (FSTCW, FINIT, ...) check first, as FWAIT would.
+
+use iced_x86::{Instruction, MemorySize, Mnemonic};
+
+use super::{BUSY, ES, SF, X87};
+use crate::cpu::core::Core;
+use crate::cpu::exception::{Exception, Stop};
+use crate::cpu::exec::Handler;
+use crate::cpu::fpu::{self, tag, Fpu};
+use crate::softfloat::Flags;
+
+/// The handler for an x87 control instruction, if `i` is one.
+pub fn resolve(i: &Instruction) -> Option<Handler> {
+    use Mnemonic::*;
+    Some(match i.mnemonic() {
+        Fldcw => fldcw,
+        Fnstcw => fnstcw::<false>,
+        Fstcw => fnstcw::<true>,
+        Fnstsw => fnstsw::<false>,
+        Fstsw => fnstsw::<true>,
+        Fnclex => fnclex::<false>,
+        Fclex => fnclex::<true>,
+        Fninit => fninit::<false>,
+        Finit => fninit::<true>,
+        Fnstenv => fnstenv::<false>,
+        Fstenv => fnstenv::<true>,
+        Fldenv => fldenv,
+        Fnsave => fnsave::<false>,
+        Fsave => fnsave::<true>,
+        Frstor => frstor,
+        Fnop | Wait => fwait,
+        Fndisi | Fneni | Fnsetpm | Fdisi | Feni | Fsetpm => fwait,
+        Fxsave | Fxsave64 => fxsave,
+        Fxrstor | Fxrstor64 => fxrstor,
+        _ => return None,
+    })
+}
+
+/// Delivers a pending unmasked exception (#MF) for the waiting forms.
+fn wait_check(core: &Core) -> Result<(), Stop> {
+    if core.fpu.fsw & ES != 0 {
+        Err(Stop::Fault(Exception::X87Float))
+    } else {
+        Ok(())
+    }
+}
+
+/// FCW as stored: reserved bit 6 reads as 1, bits 7 and 13..15 as 0.
+fn stored_fcw(v: u16) -> u16 {
+    (v & 0x1F3F) | 0x0040
+}
+
+fn fldcw(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    wait_check(core)?;
+    let v = core.read_u16(core.ea(i))?;
+    core.fpu.fcw = stored_fcw(v);
+    core.fpu.sync_es();
+    Ok(())
+}
+
+fn fnstcw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    core.write_u16(core.ea(i), core.fpu.fcw)?;
+    Ok(())
+}
+
+fn fnstsw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    let v = core.fpu.fsw;
+    if i.op0_kind() == iced_x86::OpKind::Register {
+        core.set_reg(i.op0_register(), u64::from(v));
+    } else {
+        core.write_u16(core.ea(i), v)?;
+    }
+    Ok(())
+}
+
+fn fnclex<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    core.fpu.fsw &= !(Flags::EXCEPTIONS | SF | ES | BUSY);
+    Ok(())
+}
+
+fn fninit<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    let regs = core.fpu.regs;
+    core.fpu = Fpu {
+        regs,
+        ..Fpu::default()
+    };
+    Ok(())
+}
+
+fn fwait(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    wait_check(core)
+}
+
+/// Size of the environment image: 28 bytes, or 14 with a 16-bit operand size.
+fn env_len(i: &Instruction) -> usize {
+    if matches!(
+        i.memory_size(),
+        MemorySize::FpuEnv14 | MemorySize::FpuState94
+    ) {
+        14
+    } else {
+        28
+    }
+}
+
+/// The protected-mode environment image (SDM Vol. 1 Figures 8-9/8-10): control, status and
+/// full tag words, then the last instruction and data pointers and the opcode.
+fn env_image(f: &Fpu, len: usize) -> [u8; 28] {
+    let mut b = [0u8; 28];
+    let put16 = |b: &mut [u8; 28], o: usize, v: u16| b[o..o + 2].copy_from_slice(&v.to_le_bytes());
+    if len == 14 {
+        put16(&mut b, 0, f.fcw);
+        put16(&mut b, 2, f.fsw);
+        put16(&mut b, 4, f.ftw);
+        put16(&mut b, 6, f.fip as u16);
+        put16(&mut b, 8, f.fop);
+        put16(&mut b, 10, f.fdp as u16);
+        return b;
+    }
+    put16(&mut b, 0, f.fcw);
+    put16(&mut b, 4, f.fsw);
+    put16(&mut b, 8, f.ftw);
+    b[12..16].copy_from_slice(&(f.fip as u32).to_le_bytes());
+    put16(&mut b, 18, f.fop & 0x7FF);
+    b[20..24].copy_from_slice(&(f.fdp as u32).to_le_bytes());
+    b
+}
+
+/// Loads an environment image; tags other than empty are recomputed from the registers.
+fn load_env(f: &mut Fpu, b: &[u8], len: usize) {
+    let get16 = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let (cw, sw, tw) = if len == 14 {
+        (get16(0), get16(2), get16(4))
+    } else {
+        (get16(0), get16(4), get16(8))
+    };
+    f.fcw = stored_fcw(cw);
+    f.fsw = sw;
+    f.ftw = (0..8).fold(0u16, |acc, p| {
+        let t = if (tw >> (2 * p)) & 3 == tag::EMPTY {
+            tag::EMPTY
+        } else {
+            Fpu::classify(f.regs[p])
+        };
+        acc | (t << (2 * p))
+    });
+    f.sync_es();
+}
+
+fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    let len = env_len(i);
+    let img = env_image(&core.fpu, len);
+    core.write_slice(core.ea(i), &img[..len])?;
+    // FNSTENV masks all floating-point exceptions after saving.
+    core.fpu.fcw |= Flags::EXCEPTIONS;
+    core.fpu.sync_es();
+    Ok(())
+}
+
+fn fldenv(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let len = env_len(i);
+    let mut b = [0u8; 28];
+    core.read_slice(core.ea(i), &mut b[..len])?;
+    load_env(&mut core.fpu, &b, len);
+    Ok(())
+}
+
+fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if WAIT {
+        wait_check(core)?;
+    }
+    let len = env_len(i);
+    let mut img = [0u8; 108];
+    img[..len].copy_from_slice(&env_image(&core.fpu, len)[..len]);
+    for r in 0..8 {
+        let o = len + 10 * r;
+        img[o..o + 10].copy_from_slice(&core.fpu.st(r).to_bytes());
+    }
+    core.write_slice(core.ea(i), &img[..len + 80])?;
+    let regs = core.fpu.regs;
+    core.fpu = Fpu {
+        regs,
+        ..Fpu::default()
+    };
+    Ok(())
+}
+
+fn frstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let len = env_len(i);
+    let mut img = [0u8; 108];
+    core.read_slice(core.ea(i), &mut img[..len + 80])?;
+    // Registers are in stack order relative to the TOP being loaded.
+    let top = usize::from(
+        (u16::from_le_bytes([
+            img[if len == 14 { 2 } else { 4 }],
+            img[if len == 14 { 3 } else { 5 }],
+        ]) >> 11)
+            & 7,
+    );
+    for r in 0..8 {
+        let o = len + 10 * r;
+        let mut b = [0u8; 16];
+        b[..10].copy_from_slice(&img[o..o + 10]);
+        core.fpu.regs[(top + r) & 7] = u128::from_le_bytes(b);
+    }
+    load_env(&mut core.fpu, &img, len);
+    Ok(())
+}
+
+/// Bytes of the FXSAVE image the processor writes (464..511 belong to software).
+const FXSAVE_WRITTEN: usize = 416;
+
+fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let addr = core.ea(i);
+    if addr & 15 != 0 {
+        return Err(Stop::Fault(Exception::GeneralProtection(0)));
+    }
+    let img = fpu::fxsave_image(&core.fpu, core.mxcsr, &core.xmm);
+    core.write_slice(addr, &img[..FXSAVE_WRITTEN])?;
+    Ok(())
+}
+
+fn fxrstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let addr = core.ea(i);
+    if addr & 15 != 0 {
+        return Err(Stop::Fault(Exception::GeneralProtection(0)));
+    }
+    let mut img = [0u8; 512];
+    core.read_slice(addr, &mut img)?;
+    let (mut f, mut mxcsr, mut xmm) = (core.fpu, core.mxcsr, core.xmm);
+    if fpu::fxrstor_image(&img, &mut f, &mut mxcsr, &mut xmm).is_err() {
+        return Err(Stop::Fault(Exception::GeneralProtection(0)));
+    }
+    f.sync_es();
+    (core.fpu, core.mxcsr, core.xmm) = (f, mxcsr, xmm);
+    Ok(())
+}

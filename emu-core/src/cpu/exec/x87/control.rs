@@ -30,7 +30,8 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         Fnsave => fnsave::<false>,
         Fsave => fnsave::<true>,
         Frstor => frstor,
-        Fnop | Wait => fwait,
+        Fnop => fnop,
+        Wait => fwait,
         Fndisi | Fneni | Fnsetpm | Fdisi | Feni | Fsetpm => fwait,
         Fxsave | Fxsave64 => fxsave,
         Fxrstor | Fxrstor64 => fxrstor,
@@ -101,6 +102,10 @@ fn fninit<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop
     Ok(())
 }
 
+fn fnop(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    super::enter(core, i)
+}
+
 fn fwait(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
     wait_check(core)
 }
@@ -117,9 +122,52 @@ fn env_len(i: &Instruction) -> usize {
     }
 }
 
+/// The last non-control x87 instruction's opcode (FOP, SDM Vol. 1 §8.1.10): the low three bits
+/// of its first opcode byte and its ModR/M byte. Only FIP is tracked per instruction; the opcode
+/// is read back from the code at FIP when an image is stored (0 if it is no longer readable).
+fn last_opcode(core: &mut Core) -> u16 {
+    let mut addr = core.fpu.fip;
+    if addr == 0 {
+        return 0;
+    }
+    for _ in 0..14 {
+        let Ok(b) = core.read_u8(addr) else {
+            return 0;
+        };
+        match b {
+            0xD8..=0xDF => {
+                return core
+                    .read_u8(addr.wrapping_add(1))
+                    .map_or(0, |modrm| (u16::from(b & 7) << 8) | u16::from(modrm));
+            }
+            0x40..=0x4F
+            | 0x66
+            | 0x67
+            | 0xF2
+            | 0xF3
+            | 0x26
+            | 0x2E
+            | 0x36
+            | 0x3E
+            | 0x64
+            | 0x65
+            | 0x9B => {
+                addr = addr.wrapping_add(1);
+            }
+            _ => return 0,
+        }
+    }
+    0
+}
+
 /// The protected-mode environment image (SDM Vol. 1 Figures 8-9/8-10): control, status and
-/// full tag words, then the last instruction and data pointers and the opcode.
-fn env_image(f: &Fpu, len: usize) -> [u8; 28] {
+/// full tag words, then the last instruction pointer with the code selector and opcode, and
+/// the last data pointer.
+fn env_image(core: &mut Core, len: usize) -> [u8; 28] {
+    let fop = last_opcode(core);
+    // After FNINIT (no x87 instruction since) the pointer fields, selector included, are zero.
+    let cs = if core.fpu.fip == 0 { 0 } else { core.seg.cs };
+    let f = &core.fpu;
     let mut b = [0u8; 28];
     let put16 = |b: &mut [u8; 28], o: usize, v: u16| b[o..o + 2].copy_from_slice(&v.to_le_bytes());
     if len == 14 {
@@ -127,16 +175,22 @@ fn env_image(f: &Fpu, len: usize) -> [u8; 28] {
         put16(&mut b, 2, f.fsw);
         put16(&mut b, 4, f.ftw);
         put16(&mut b, 6, f.fip as u16);
-        put16(&mut b, 8, f.fop);
+        put16(&mut b, 8, fop);
         put16(&mut b, 10, f.fdp as u16);
         return b;
     }
+    // The reserved upper halves of the first three doublewords read as ones on the host.
     put16(&mut b, 0, f.fcw);
+    put16(&mut b, 2, 0xFFFF);
     put16(&mut b, 4, f.fsw);
+    put16(&mut b, 6, 0xFFFF);
     put16(&mut b, 8, f.ftw);
+    put16(&mut b, 10, 0xFFFF);
     b[12..16].copy_from_slice(&(f.fip as u32).to_le_bytes());
-    put16(&mut b, 18, f.fop & 0x7FF);
+    put16(&mut b, 16, cs);
+    put16(&mut b, 18, fop);
     b[20..24].copy_from_slice(&(f.fdp as u32).to_le_bytes());
+    put16(&mut b, 26, 0xFFFF);
     b
 }
 
@@ -150,6 +204,17 @@ fn load_env(f: &mut Fpu, b: &[u8], len: usize) {
     };
     f.fcw = stored_fcw(cw);
     f.fsw = sw;
+    // The pointers are restored too; the opcode is re-read from the code at FIP when stored.
+    let get32 = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    (f.fip, f.fop, f.fdp) = if len == 14 {
+        (u64::from(get16(6)), get16(8) & 0x7FF, u64::from(get16(10)))
+    } else {
+        (
+            u64::from(get32(12)),
+            get16(18) & 0x7FF,
+            u64::from(get32(20)),
+        )
+    };
     f.ftw = (0..8).fold(0u16, |acc, p| {
         let t = if (tw >> (2 * p)) & 3 == tag::EMPTY {
             tag::EMPTY
@@ -166,7 +231,7 @@ fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Sto
         wait_check(core)?;
     }
     let len = env_len(i);
-    let img = env_image(&core.fpu, len);
+    let img = env_image(core, len);
     core.write_slice(core.ea(i), &img[..len])?;
     // FNSTENV masks all floating-point exceptions after saving.
     core.fpu.fcw |= Flags::EXCEPTIONS;
@@ -188,7 +253,7 @@ fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
     }
     let len = env_len(i);
     let mut img = [0u8; 108];
-    img[..len].copy_from_slice(&env_image(&core.fpu, len)[..len]);
+    img[..len].copy_from_slice(&env_image(core, len)[..len]);
     for r in 0..8 {
         let o = len + 10 * r;
         img[o..o + 10].copy_from_slice(&core.fpu.st(r).to_bytes());
@@ -232,7 +297,15 @@ fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     if addr & 15 != 0 {
         return Err(Stop::Fault(Exception::GeneralProtection(0)));
     }
-    let img = fpu::fxsave_image(&core.fpu, core.mxcsr, &core.xmm);
+    // As on the (AMD) host, the last-instruction pointers and opcode are saved only while an
+    // unmasked exception is pending (ES set); otherwise they are stored as zero.
+    let mut f = core.fpu;
+    if f.fsw & ES != 0 {
+        f.fop = last_opcode(core);
+    } else {
+        (f.fop, f.fip, f.fdp) = (0, 0, 0);
+    }
+    let img = fpu::fxsave_image(&f, core.mxcsr, &core.xmm);
     core.write_slice(addr, &img[..FXSAVE_WRITTEN])?;
     Ok(())
 }

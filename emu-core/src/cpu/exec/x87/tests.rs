@@ -157,7 +157,18 @@ fn diff(host: &[u8; DATA_LEN], emu: &[u8; DATA_LEN]) -> Option<String> {
         }
     }
     let env = ENV_AT as usize;
-    for (name, o) in [("env.fcw", env), ("env.fsw", env + 4), ("env.ftw", env + 8)] {
+    for (name, o) in [
+        ("env.fcw", env),
+        ("env.r0", env + 2),
+        ("env.fsw", env + 4),
+        ("env.r1", env + 6),
+        ("env.ftw", env + 8),
+        ("env.r2", env + 10),
+        ("env.fcs", env + 16),
+        ("env.fop", env + 18),
+        ("env.fds", env + 24),
+        ("env.r3", env + 26),
+    ] {
         if le16(host, o) != le16(emu, o) {
             out += &format!(
                 " {name}: host {:04x} emu {:04x};",
@@ -392,13 +403,45 @@ fn random_insn(r: &mut Rng, c: &mut Vec<u8>, depth: &mut i32) {
             m(c, 0xD9, 6, ENV_AT); // fnstenv (masks everything afterwards)
         }
         31 => c.extend_from_slice(&[0xDF, 0xE0]), // fnstsw ax
-        _ => {
+        32 => {
+            // Save and restore the whole state through memory in one of three ways.
+            match r.below(4) {
+                0 => {
+                    m(c, 0xDD, 6, ENV_AT); // fnsave
+                    m(c, 0xDD, 4, ENV_AT); // frstor
+                }
+                1 => {
+                    m(c, 0xD9, 6, ENV_AT); // fnstenv
+                    m(c, 0xD9, 4, ENV_AT); // fldenv
+                }
+                2 => {
+                    c.extend_from_slice(&[0x48, 0x0F, 0xAE, 0x87]); // fxsave64
+                    c.extend_from_slice(&0xC00u32.to_le_bytes());
+                    c.extend_from_slice(&[0xDB, 0xE3]); // fninit
+                    c.extend_from_slice(&[0x48, 0x0F, 0xAE, 0x8F]); // fxrstor64
+                    c.extend_from_slice(&0xC00u32.to_le_bytes());
+                }
+                _ => {
+                    m(c, 0xDD, 6, ENV_AT); // fnsave (reinitializes)
+                    *depth = 0;
+                }
+            }
+        }
+        33 => {
+            if r.bool() {
+                c.extend_from_slice(&[0xD9, 0xD0]); // fnop
+            } else {
+                c.push(0x9B); // fwait
+            }
+        }
+        34 | 35 => {
             let opc = [0xD8u8, 0xDC][r.below(2) as usize];
             c.extend_from_slice(&[
                 opc,
                 0xC0 | ([0u8, 1, 4, 5, 6, 7][r.below(6) as usize] << 3) | st,
             ]);
         }
+        _ => {}
     }
     *depth = (*depth).clamp(0, 8);
 }

@@ -278,6 +278,32 @@ mod tests {
     }
 
     #[test]
+    fn reserved_precision_control_behaves_as_64_bits() {
+        // PC = 01 is reserved; the host rounds to 64 bits as with PC = 11.
+        for (name, h, f) in [
+            (
+                "fadd",
+                host::fadd as fn(u16, F80, F80) -> host::HostOut,
+                add as fn(F80, F80, Control) -> Res<F80>,
+            ),
+            ("fmul", host::fmul, mul),
+            ("fdiv", host::fdiv, div),
+        ] {
+            let mut r = host::Rng::new(0xC0FFEE);
+            for k in 0..4000u16 {
+                let cw = 0x017F | ((k & 3) << 10);
+                let (a, b) = (r.operand(), r.operand());
+                let (out, soft) = (h(cw, a, b), f(a, b, Control(cw)));
+                assert_eq!(
+                    (out.st0, out.fsw & 0x7F | out.fsw & Flags::C1),
+                    (soft.value, soft.flags.0),
+                    "{name} cw={cw:04x}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn exact_sum_of_one_and_one_is_two() {
         let r = add(F80::ONE, F80::ONE, Control::DEFAULT);
         assert_eq!(r, Res::new(F80::new(false, 0x4000, 1 << 63), Flags::NONE));

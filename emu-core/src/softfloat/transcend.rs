@@ -1,6 +1,6 @@
 //! The transcendental instructions: FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X and FYL2XP1
 //! (SDM Vol. 2 instruction pages and their special-value tables). Values are computed in the
-//! 128-bit [`Xf`] format and rounded once; FSIN/FCOS/FSINCOS/FPTAN reduce their argument with a
+//! 128-bit `Xf` format and rounded once; FSIN/FCOS/FSINCOS/FPTAN reduce their argument with a
 //! 320-bit pi/2 and leave operands with |x| >= 2^63 unchanged with C2 set.
 
 use super::arith::{invalid, pick_nan, screen1, screen2};

@@ -4,11 +4,12 @@
 
 use iced_x86::{Instruction, MemorySize, Mnemonic};
 
-use super::{BUSY, ES, SF, X87};
+use super::{nm_check, BUSY, ES, SF, X87};
 use crate::cpu::core::Core;
 use crate::cpu::exception::{Exception, Stop};
 use crate::cpu::exec::Handler;
 use crate::cpu::fpu::{self, tag, Fpu};
+use crate::mmu::cr0;
 use crate::softfloat::Flags;
 
 /// The handler for an x87 control instruction, if `i` is one.
@@ -54,6 +55,7 @@ fn stored_fcw(v: u16) -> u16 {
 }
 
 fn fldcw(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     wait_check(core)?;
     let v = core.read_u16(core.ea(i))?;
     core.fpu.fcw = stored_fcw(v);
@@ -62,6 +64,7 @@ fn fldcw(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn fnstcw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -70,6 +73,7 @@ fn fnstcw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 }
 
 fn fnstsw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -83,6 +87,7 @@ fn fnstsw<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 }
 
 fn fnclex<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -91,6 +96,7 @@ fn fnclex<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop
 }
 
 fn fninit<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -107,6 +113,11 @@ fn fnop(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn fwait(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    // WAIT faults with #NM only when both CR0.TS and CR0.MP are set.
+    let c0 = core.mmu.cr0();
+    if c0 & cr0::TS != 0 && c0 & cr0::MP != 0 {
+        return Err(Stop::Fault(Exception::DeviceNotAvailable));
+    }
     wait_check(core)
 }
 
@@ -227,6 +238,7 @@ fn load_env(f: &mut Fpu, b: &[u8], len: usize) {
 }
 
 fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -240,6 +252,7 @@ fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Sto
 }
 
 fn fldenv(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     let len = env_len(i);
     let mut b = [0u8; 28];
     core.read_slice(core.ea(i), &mut b[..len])?;
@@ -248,6 +261,7 @@ fn fldenv(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
@@ -268,6 +282,7 @@ fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 }
 
 fn frstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     let len = env_len(i);
     let mut img = [0u8; 108];
     core.read_slice(core.ea(i), &mut img[..len + 80])?;
@@ -293,6 +308,7 @@ fn frstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 const FXSAVE_WRITTEN: usize = 416;
 
 fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     let addr = core.ea(i);
     if addr & 15 != 0 {
         return Err(Stop::Fault(Exception::GeneralProtection(0)));
@@ -311,6 +327,7 @@ fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn fxrstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     let addr = core.ea(i);
     if addr & 15 != 0 {
         return Err(Stop::Fault(Exception::GeneralProtection(0)));

@@ -13,6 +13,7 @@ use super::Handler;
 use crate::cpu::core::Core;
 use crate::cpu::exception::{Exception, Stop};
 use crate::cpu::fpu::{tag, Fpu};
+use crate::mmu::cr0;
 use crate::softfloat::{Control, Flags, F80};
 
 pub mod arith;
@@ -156,10 +157,21 @@ impl X87 for Fpu {
     }
 }
 
-/// Entry of every waiting x87 instruction: delivers a pending unmasked exception as #MF
-/// (before any state changes) and records the instruction and data pointers.
+/// #NM when CR0.EM or CR0.TS is set (SDM Vol. 3A §2.5: x87 and FXSAVE/FXRSTOR availability).
+#[inline]
+pub(crate) fn nm_check(core: &Core) -> Result<(), Stop> {
+    if core.mmu.cr0() & (cr0::EM | cr0::TS) != 0 {
+        return Err(Stop::Fault(Exception::DeviceNotAvailable));
+    }
+    Ok(())
+}
+
+/// Entry of every waiting x87 instruction: #NM if the FPU is unavailable, then a pending
+/// unmasked exception as #MF (before any state changes); records the instruction and data
+/// pointers.
 #[inline]
 pub(crate) fn enter(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
     if core.fpu.fsw & ES != 0 {
         return Err(Stop::Fault(Exception::X87Float));
     }

@@ -639,3 +639,17 @@ fn transcendental_sequences_match_host_within_one_ulp() {
         "{bad} of {n} transcendental sequences differ:{shown}"
     );
 }
+
+#[test]
+fn x87_instruction_with_cr0_ts_raises_nm_and_fwait_needs_mp_too() {
+    let mut data = [0u8; DATA_LEN];
+    let mut cpu = new_cpu();
+    let c0 = cpu.core.mmu.cr0();
+    cpu.core
+        .mmu
+        .set_cr0((c0 | crate::mmu::cr0::TS) & !crate::mmu::cr0::MP);
+    // fwait (no #NM without MP); fld1 <- #NM
+    let exit = run_emu(&mut cpu, &[0x9B, 0xD9, 0xE8, 0xC3], &mut data, CODE + 3);
+    assert_eq!(exit, Exit::Exception(Exception::DeviceNotAvailable));
+    assert_eq!(cpu.rip(), CODE + 1);
+}

@@ -21,6 +21,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
+pub mod softfloat;
 
 pub use cpu::exception::Exception;
 pub use cpu::{Cpu, CpuConfig, Exit, Gpr, RunLimit, TraceRecord, Tracer};

@@ -72,7 +72,8 @@ pub mod ext1_edx {
 }
 
 /// What this CPU advertises. Extend a mask only when its family is complete.
-pub const LEAF1_EDX: u32 = leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
+pub const LEAF1_EDX: u32 =
+    leaf1_edx::FPU | leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
 /// Leaf 1 ECX as advertised.
 pub const LEAF1_ECX: u32 = 0;
 /// Leaf 7 EBX as advertised.

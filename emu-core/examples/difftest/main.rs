@@ -1,0 +1,4 @@
+//! difftest (WIP)
+mod native;
+mod state;
+fn main() {}

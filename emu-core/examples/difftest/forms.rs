@@ -4,7 +4,7 @@
 //! A form is one iced-x86 [`Code`] valid in 64-bit mode whose CPUID features are all advertised
 //! by both the emulator and the host. Neighbours: `gen.rs` builds cases for a form.
 
-use iced_x86::{Code, CpuidFeature, EncodingKind, FlowControl, OpCodeOperandKind as K};
+use iced_x86::{Code, CpuidFeature, EncodingKind, FlowControl, MemorySize, OpCodeOperandKind as K};
 
 /// One testable form.
 #[derive(Clone, Debug)]
@@ -17,33 +17,73 @@ pub struct Form {
 
 /// All family names, in summary order, with a one-line description.
 pub const FAMILIES: &[(&str, &str)] = &[
-    ("int-alu", "add adc sub sbb and or xor cmp test inc dec neg not"),
+    (
+        "int-alu",
+        "add adc sub sbb and or xor cmp test inc dec neg not",
+    ),
     ("int-muldiv", "mul imul (1/2/3 operands) div idiv"),
     ("int-shift", "shl shr sar rol ror rcl rcr shld shrd"),
     ("int-bit", "bt bts btr btc bsf bsr bswap"),
-    ("int-mov", "mov movzx movsx movsxd cmovcc setcc xchg cmpxchg cmpxchg8b/16b xadd lea cbw..cqo xlat"),
+    (
+        "int-mov",
+        "mov movzx movsx movsxd cmovcc setcc xchg cmpxchg cmpxchg8b/16b xadd lea cbw..cqo xlat",
+    ),
     ("int-stack", "push pop pushf popf enter leave"),
-    ("int-string", "movs stos lods cmps scas with rep/repe/repne and DF"),
-    ("int-branch", "jcc jmp call ret loop jrcxz (targets inside the snippet)"),
-    ("int-misc", "flag ops, lahf/sahf, nops, ud*, int3, fences, prefetch, clflush, pause"),
-    ("bmi", "popcnt lzcnt tzcnt BMI1 BMI2 ADX movbe (when advertised)"),
+    (
+        "int-string",
+        "movs stos lods cmps scas with rep/repe/repne and DF",
+    ),
+    (
+        "int-branch",
+        "jcc jmp call ret loop jrcxz (targets inside the snippet)",
+    ),
+    (
+        "int-misc",
+        "flag ops, lahf/sahf, nops, ud*, int3, fences, prefetch, clflush, pause",
+    ),
+    (
+        "bmi",
+        "popcnt lzcnt tzcnt BMI1 BMI2 ADX movbe (when advertised)",
+    ),
     ("sse", "SSE"),
     ("sse2", "SSE2"),
     ("sse3", "SSE3"),
     ("ssse3", "SSSE3"),
     ("sse41", "SSE4.1"),
     ("sse42", "SSE4.2"),
-    ("x87", "x87 (loads/stores, arithmetic, compares, control, environment)"),
-    ("x87-trans", "x87 transcendentals fsin fcos fsincos fptan fpatan f2xm1 fyl2x fyl2xp1"),
-    ("fxsr", "fxsave fxrstor (FIP/FDP/FOP and MXCSR_MASK bytes ignored)"),
-    ("mmx", "MMX-register forms (MMX, SSE/SSE2/SSSE3 on mm registers)"),
-    ("priv", "privileged/IOPL instructions: must raise #GP at CPL 3"),
+    (
+        "x87",
+        "x87 (loads/stores, arithmetic, compares, control, environment)",
+    ),
+    (
+        "x87-trans",
+        "x87 transcendentals fsin fcos fsincos fptan fpatan f2xm1 fyl2x fyl2xp1",
+    ),
+    (
+        "fxsr",
+        "fxsave fxrstor (FIP/FDP/FOP and MXCSR_MASK bytes ignored)",
+    ),
+    (
+        "mmx",
+        "MMX-register forms (MMX, SSE/SSE2/SSSE3 on mm registers)",
+    ),
+    (
+        "priv",
+        "privileged/IOPL instructions: must raise #GP at CPL 3",
+    ),
 ];
 
 /// Families of the integer ISA.
 pub const INTEGER_FAMILIES: &[&str] = &[
-    "int-alu", "int-muldiv", "int-shift", "int-bit", "int-mov", "int-stack", "int-string",
-    "int-branch", "int-misc",
+    "int-alu",
+    "int-muldiv",
+    "int-shift",
+    "int-bit",
+    "int-mov",
+    "int-stack",
+    "int-string",
+    "int-branch",
+    "int-misc",
 ];
 
 /// Exclusions printed by `--help`: what is never generated, and why.
@@ -59,19 +99,76 @@ pub const EXCLUSIONS: &[(&str, &str)] = &[
     ("xsave* xrstor*", "XCR0 differs (no AVX state in the emulator)"),
     ("monitor mwait, tsx, cet, vmx/svm, sgx, ...", "not advertised / system features"),
     ("16-bit shld/shrd with count > 16", "result undefined (SDM): such counts are not generated"),
+    ("bswap r16", "result undefined (SDM)"),
     ("rcpps rcpss rsqrtps rsqrtss", "approximations differ between implementations: compared with a relative tolerance of 2^-11 instead of exactly"),
     ("FIP FDP FOP (fxsave image, fnstenv/fnsave/fxsave memory)", "last-instruction pointers are not modelled bit-exactly; MXCSR_MASK is host-specific"),
 ];
 
 /// Mnemonics never generated (see [`EXCLUSIONS`]).
 const EXCLUDED_MNEMONICS: &[&str] = &[
-    "rdtsc", "rdtscp", "rdpid", "rdpmc", "rdpru", "cpuid", "xgetbv", "xsetbv", "rdrand",
-    "rdseed", "syscall", "sysenter", "sysexit", "sysret", "sysretq", "int", "int1", "into",
-    "lar", "lsl", "verr", "verw", "sgdt", "sidt", "sldt", "str", "smsw", "iret", "iretd",
-    "iretq", "retf", "jmpe", "xsave", "xsave64", "xrstor", "xrstor64", "xsaveopt", "xsaveopt64",
-    "xsavec", "xsavec64", "xsaves", "xsaves64", "xrstors", "xrstors64", "monitor", "mwait",
-    "encls", "enclu", "getsec", "ud0", "loadall", "rsm", "swapgs", "wrfsbase", "wrgsbase",
-    "rdfsbase", "rdgsbase", "ptwrite", "invpcid", "rdpkru", "wrpkru", "endbr64", "endbr32",
+    "rdtsc",
+    "rdtscp",
+    "rdpid",
+    "rdpmc",
+    "rdpru",
+    "cpuid",
+    "xgetbv",
+    "xsetbv",
+    "rdrand",
+    "rdseed",
+    "syscall",
+    "sysenter",
+    "sysexit",
+    "sysret",
+    "sysretq",
+    "int",
+    "int1",
+    "into",
+    "lar",
+    "lsl",
+    "verr",
+    "verw",
+    "sgdt",
+    "sidt",
+    "sldt",
+    "str",
+    "smsw",
+    "iret",
+    "iretd",
+    "iretq",
+    "retf",
+    "jmpe",
+    "xsave",
+    "xsave64",
+    "xrstor",
+    "xrstor64",
+    "xsaveopt",
+    "xsaveopt64",
+    "xsavec",
+    "xsavec64",
+    "xsaves",
+    "xsaves64",
+    "xrstors",
+    "xrstors64",
+    "monitor",
+    "mwait",
+    "encls",
+    "enclu",
+    "getsec",
+    "ud0",
+    "loadall",
+    "rsm",
+    "swapgs",
+    "wrfsbase",
+    "wrgsbase",
+    "rdfsbase",
+    "rdgsbase",
+    "ptwrite",
+    "invpcid",
+    "rdpkru",
+    "wrpkru",
+    "endbr64",
+    "endbr32",
 ];
 
 /// Privileged mnemonics tested for #GP at CPL 3.
@@ -80,8 +177,9 @@ const PRIV_MNEMONICS: &[&str] = &[
     "lidt", "lldt", "ltr", "rdmsr", "wrmsr", "invd", "wbinvd", "invlpg", "clts", "lmsw",
 ];
 
-const X87_TRANS: &[&str] =
-    &["fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1"];
+const X87_TRANS: &[&str] = &[
+    "fsin", "fcos", "fsincos", "fptan", "fpatan", "f2xm1", "fyl2x", "fyl2xp1",
+];
 
 /// Lower-case mnemonic name of a code.
 pub fn mnemonic_name(code: Code) -> String {
@@ -89,16 +187,37 @@ pub fn mnemonic_name(code: Code) -> String {
 }
 
 fn int_family(m: &str) -> &'static str {
-    const ALU: &[&str] =
-        &["add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test", "inc", "dec", "neg", "not"];
+    const ALU: &[&str] = &[
+        "add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test", "inc", "dec", "neg", "not",
+    ];
     const MULDIV: &[&str] = &["mul", "imul", "div", "idiv"];
-    const SHIFT: &[&str] = &["shl", "sal", "shr", "sar", "rol", "ror", "rcl", "rcr", "shld", "shrd"];
+    const SHIFT: &[&str] = &[
+        "shl", "sal", "shr", "sar", "rol", "ror", "rcl", "rcr", "shld", "shrd",
+    ];
     const BIT: &[&str] = &["bt", "bts", "btr", "btc", "bsf", "bsr", "bswap"];
     const MOV: &[&str] = &[
-        "mov", "movzx", "movsx", "movsxd", "xchg", "cmpxchg", "cmpxchg8b", "cmpxchg16b", "xadd",
-        "lea", "cbw", "cwde", "cdqe", "cwd", "cdq", "cqo", "xlatb", "movnti",
+        "mov",
+        "movzx",
+        "movsx",
+        "movsxd",
+        "xchg",
+        "cmpxchg",
+        "cmpxchg8b",
+        "cmpxchg16b",
+        "xadd",
+        "lea",
+        "cbw",
+        "cwde",
+        "cdqe",
+        "cwd",
+        "cdq",
+        "cqo",
+        "xlatb",
+        "movnti",
     ];
-    const STACK: &[&str] = &["push", "pop", "pushf", "popf", "pushfq", "popfq", "enter", "leave"];
+    const STACK: &[&str] = &[
+        "push", "pop", "pushf", "popf", "pushfq", "popfq", "enter", "leave",
+    ];
     const STRING: &[&str] = &[
         "movsb", "movsw", "movsd", "movsq", "stosb", "stosw", "stosd", "stosq", "lodsb", "lodsw",
         "lodsd", "lodsq", "cmpsb", "cmpsw", "cmpsd", "cmpsq", "scasb", "scasw", "scasd", "scasq",
@@ -184,7 +303,9 @@ fn operand_supported(k: K) -> bool {
 }
 
 fn uses_mm(kinds: &[K]) -> bool {
-    kinds.iter().any(|k| matches!(k, K::mm_reg | K::mm_rm | K::mm_or_mem))
+    kinds
+        .iter()
+        .any(|k| matches!(k, K::mm_reg | K::mm_rm | K::mm_or_mem))
 }
 
 /// The family of `code`, or why it is not tested.
@@ -201,11 +322,25 @@ pub fn classify(code: Code, features: &[CpuidFeature]) -> Result<&'static str, &
     if !kinds.iter().all(|k| operand_supported(*k)) {
         return Err("operand kind not generated");
     }
+    if matches!(
+        op.memory_size(),
+        MemorySize::SegPtr16 | MemorySize::SegPtr32 | MemorySize::SegPtr64
+    ) {
+        return Err("far pointer operand (segment transition)");
+    }
+    if code == Code::Bswap_r16 {
+        return Err("bswap r16: result undefined (SDM)");
+    }
     let flow = code.flow_control();
-    if matches!(flow, FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
-        | FlowControl::Call | FlowControl::IndirectBranch | FlowControl::IndirectCall
-        | FlowControl::Return)
-        && op.operand_size() == 16
+    if matches!(
+        flow,
+        FlowControl::UnconditionalBranch
+            | FlowControl::ConditionalBranch
+            | FlowControl::Call
+            | FlowControl::IndirectBranch
+            | FlowControl::IndirectCall
+            | FlowControl::Return
+    ) && op.operand_size() == 16
     {
         return Err("16-bit near branch (vendor-specific)");
     }
@@ -222,7 +357,11 @@ pub fn classify(code: Code, features: &[CpuidFeature]) -> Result<&'static str, &
     }
     match op.encoding() {
         EncodingKind::Legacy => {}
-        EncodingKind::VEX if feats.iter().all(|f| matches!(f, CpuidFeature::BMI1 | CpuidFeature::BMI2)) => {
+        EncodingKind::VEX
+            if feats
+                .iter()
+                .all(|f| matches!(f, CpuidFeature::BMI1 | CpuidFeature::BMI2)) =>
+        {
             return Ok("bmi")
         }
         _ => return Err("encoding not advertised (VEX/EVEX/XOP/3DNow!)"),
@@ -235,7 +374,11 @@ pub fn classify(code: Code, features: &[CpuidFeature]) -> Result<&'static str, &
         return Ok("fxsr");
     }
     if has(CpuidFeature::FPU) || has(CpuidFeature::FPU287) || has(CpuidFeature::FPU387) {
-        return Ok(if X87_TRANS.contains(&m.as_str()) { "x87-trans" } else { "x87" });
+        return Ok(if X87_TRANS.contains(&m.as_str()) {
+            "x87-trans"
+        } else {
+            "x87"
+        });
     }
     if has(CpuidFeature::SSE4_2) && m != "popcnt" {
         return Ok("sse42");
@@ -250,15 +393,29 @@ pub fn classify(code: Code, features: &[CpuidFeature]) -> Result<&'static str, &
         return Ok("sse3");
     }
     if has(CpuidFeature::SSE2) {
-        return Ok(if m == "pause" || m.ends_with("fence") { "int-misc" } else { "sse2" });
+        return Ok(if m == "pause" || m.ends_with("fence") {
+            "int-misc"
+        } else {
+            "sse2"
+        });
     }
     if has(CpuidFeature::SSE) {
-        return Ok(if m.starts_with("prefetch") || m == "sfence" { "int-misc" } else { "sse" });
+        return Ok(if m.starts_with("prefetch") || m == "sfence" {
+            "int-misc"
+        } else {
+            "sse"
+        });
     }
-    if [CpuidFeature::POPCNT, CpuidFeature::LZCNT, CpuidFeature::BMI1, CpuidFeature::BMI2,
-        CpuidFeature::ADX, CpuidFeature::MOVBE]
-        .iter()
-        .any(|f| has(*f))
+    if [
+        CpuidFeature::POPCNT,
+        CpuidFeature::LZCNT,
+        CpuidFeature::BMI1,
+        CpuidFeature::BMI2,
+        CpuidFeature::ADX,
+        CpuidFeature::MOVBE,
+    ]
+    .iter()
+    .any(|f| has(*f))
     {
         return Ok("bmi");
     }
@@ -271,7 +428,8 @@ pub fn catalogue(features: &[CpuidFeature], families: &[String]) -> Vec<Form> {
     Code::values()
         .filter_map(|code| {
             let family = classify(code, features).ok()?;
-            (families.is_empty() || families.iter().any(|f| f == family)).then_some(Form { code, family })
+            (families.is_empty() || families.iter().any(|f| f == family))
+                .then_some(Form { code, family })
         })
         .collect()
 }
@@ -302,18 +460,37 @@ pub fn expand_families(args: &[String]) -> Result<Vec<String>, String> {
 pub fn features_from_cpuid(cpuid: impl Fn(u32, u32) -> [u32; 4]) -> Vec<CpuidFeature> {
     use CpuidFeature as F;
     let mut v = vec![
-        F::INTEL8086, F::INTEL186, F::INTEL286, F::INTEL386, F::INTEL486, F::X64, F::MULTIBYTENOP,
+        F::INTEL8086,
+        F::INTEL186,
+        F::INTEL286,
+        F::INTEL386,
+        F::INTEL486,
+        F::X64,
+        F::MULTIBYTENOP,
         F::PAUSE,
     ];
     let l1 = cpuid(1, 0);
     let (ecx, edx) = (l1[2], l1[3]);
     let bit = |r: u32, b: u32| r >> b & 1 != 0;
     let pairs1 = [
-        (edx, 0, F::FPU), (edx, 8, F::CX8), (edx, 15, F::CMOV), (edx, 19, F::CLFSH),
-        (edx, 23, F::MMX), (edx, 24, F::FXSR), (edx, 25, F::SSE), (edx, 26, F::SSE2),
-        (ecx, 0, F::SSE3), (ecx, 9, F::SSSE3), (ecx, 13, F::CMPXCHG16B), (ecx, 19, F::SSE4_1),
-        (ecx, 20, F::SSE4_2), (ecx, 22, F::MOVBE), (ecx, 23, F::POPCNT), (ecx, 1, F::PCLMULQDQ),
-        (ecx, 25, F::AES), (ecx, 28, F::AVX),
+        (edx, 0, F::FPU),
+        (edx, 8, F::CX8),
+        (edx, 15, F::CMOV),
+        (edx, 19, F::CLFSH),
+        (edx, 23, F::MMX),
+        (edx, 24, F::FXSR),
+        (edx, 25, F::SSE),
+        (edx, 26, F::SSE2),
+        (ecx, 0, F::SSE3),
+        (ecx, 9, F::SSSE3),
+        (ecx, 13, F::CMPXCHG16B),
+        (ecx, 19, F::SSE4_1),
+        (ecx, 20, F::SSE4_2),
+        (ecx, 22, F::MOVBE),
+        (ecx, 23, F::POPCNT),
+        (ecx, 1, F::PCLMULQDQ),
+        (ecx, 25, F::AES),
+        (ecx, 28, F::AVX),
     ];
     for (r, b, f) in pairs1 {
         if bit(r, b) {

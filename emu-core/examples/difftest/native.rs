@@ -21,6 +21,7 @@
 use std::io;
 use std::mem::offset_of;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -105,7 +106,9 @@ fn stubs(fsgs: bool) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
     a.mov(rsp, SCRATCH_TOP as i64)?;
     a.push(qword_ptr(abs(offset_of!(Shared, in_rflags))))?;
     a.popfq()?;
-    let regs = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
+    let regs = [
+        rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15,
+    ];
     for (i, r) in regs.iter().enumerate() {
         if i != 4 {
             a.mov(*r, qword_ptr(abs(offset_of!(Shared, in_gpr) + 8 * i)))?;
@@ -137,7 +140,9 @@ fn stubs(fsgs: bool) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
 /// Assembles the position-independent epilogue placed right after each snippet.
 fn epilogue() -> Result<Vec<u8>, IcedError> {
     let mut a = CodeAssembler::new(64)?;
-    let regs = [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15];
+    let regs = [
+        rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15,
+    ];
     for (i, r) in regs.iter().enumerate() {
         a.mov(qword_ptr(abs(offset_of!(Shared, out_gpr) + 8 * i)), *r)?;
     }
@@ -165,13 +170,17 @@ fn map_fixed(addr: u64, len: usize, prot: i32) -> io::Result<()> {
         )
     };
     if p == libc::MAP_FAILED || p as u64 != addr {
-        return Err(io::Error::other(format!("cannot map {addr:#x}: {}", io::Error::last_os_error())));
+        return Err(io::Error::other(format!(
+            "cannot map {addr:#x}: {}",
+            io::Error::last_os_error()
+        )));
     }
     Ok(())
 }
 
 static MAPPED: AtomicBool = AtomicBool::new(false);
-static IN_USE: AtomicBool = AtomicBool::new(false);
+/// One runner at a time per process (the regions are at fixed addresses); tests wait here.
+static IN_USE: Mutex<()> = Mutex::new(());
 
 fn shared() -> *mut Shared {
     STATE_BASE as *mut Shared
@@ -186,15 +195,14 @@ pub struct NativeRunner {
     epilogue: Vec<u8>,
     /// Whether FS/GS bases can be set for a case (else cases must not use fs:/gs:).
     pub fsgsbase: bool,
+    _exclusive: MutexGuard<'static, ()>,
 }
 
 impl NativeRunner {
-    /// Maps the fixed regions (once per process) and starts the child. Only one runner may
-    /// exist at a time in a process.
+    /// Maps the fixed regions (once per process) and starts the child. Only one runner exists
+    /// at a time in a process: this waits until any other is dropped.
     pub fn new() -> io::Result<Self> {
-        if IN_USE.swap(true, Ordering::SeqCst) {
-            return Err(io::Error::other("a NativeRunner already exists in this process"));
-        }
+        let exclusive = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
         let fsgsbase = has_fsgsbase();
         if !MAPPED.swap(true, Ordering::SeqCst) {
             let rwx = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
@@ -210,10 +218,21 @@ impl NativeRunner {
         unsafe {
             assert!(entry.len() < EXIT_OFF as usize && exit.len() < 0x400);
             std::ptr::copy_nonoverlapping(entry.as_ptr(), CODE_BASE as *mut u8, entry.len());
-            std::ptr::copy_nonoverlapping(exit.as_ptr(), (CODE_BASE + EXIT_OFF) as *mut u8, exit.len());
+            std::ptr::copy_nonoverlapping(
+                exit.as_ptr(),
+                (CODE_BASE + EXIT_OFF) as *mut u8,
+                exit.len(),
+            );
             (*shared()).exit_addr = CODE_BASE + EXIT_OFF;
         }
-        let mut r = Self { pid: 0, cmd_w: -1, resp_r: -1, epilogue, fsgsbase };
+        let mut r = Self {
+            pid: 0,
+            cmd_w: -1,
+            resp_r: -1,
+            epilogue,
+            fsgsbase,
+            _exclusive: exclusive,
+        };
         r.spawn()?;
         Ok(r)
     }
@@ -273,8 +292,16 @@ impl NativeRunner {
         unsafe {
             let dst = SNIPPET as *mut u8;
             std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len());
-            std::ptr::copy_nonoverlapping(self.epilogue.as_ptr(), dst.add(code.len()), self.epilogue.len());
-            std::ptr::copy_nonoverlapping(mem.as_ptr(), DATA_BASE as *mut u8, DATA_LEN.min(mem.len()));
+            std::ptr::copy_nonoverlapping(
+                self.epilogue.as_ptr(),
+                dst.add(code.len()),
+                self.epilogue.len(),
+            );
+            std::ptr::copy_nonoverlapping(
+                mem.as_ptr(),
+                DATA_BASE as *mut u8,
+                DATA_LEN.min(mem.len()),
+            );
             (*sh).in_gpr = init.gpr;
             (*sh).in_rflags = init.rflags;
             (*sh).in_fs = init.fs_base;
@@ -282,10 +309,7 @@ impl NativeRunner {
             (*sh).in_fx.0 = init.fx;
             (*sh).faulted = 0;
         }
-        let outcome = match self.round_trip() {
-            Ok(()) => None,
-            Err(msg) => Some(msg),
-        };
+        let outcome = self.round_trip().err();
         let mut state = init.clone();
         let mut out_mem = vec![0u8; DATA_LEN];
         // SAFETY: as above; the child is blocked again (or dead).
@@ -307,7 +331,11 @@ impl NativeRunner {
                 Outcome::Completed
             }
         };
-        RunResult { outcome, state, mem: out_mem }
+        RunResult {
+            outcome,
+            state,
+            mem: out_mem,
+        }
     }
 
     /// Tells the child to run the prepared case and waits for it.
@@ -318,7 +346,11 @@ impl NativeRunner {
         let res = if w != 1 {
             Err("native child gone (write)".to_string())
         } else {
-            let mut pfd = libc::pollfd { fd: self.resp_r, events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.resp_r,
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: polling one valid pollfd.
             let n = unsafe { libc::poll(&mut pfd, 1, TIMEOUT_MS) };
             if n == 0 {
@@ -327,13 +359,20 @@ impl NativeRunner {
                 let mut b = [0u8];
                 // SAFETY: reading one byte into a valid buffer.
                 let r = unsafe { libc::read(self.resp_r, b.as_mut_ptr().cast(), 1) };
-                if r == 1 { Ok(()) } else { Err("native child died".to_string()) }
+                if r == 1 {
+                    Ok(())
+                } else {
+                    Err("native child died".to_string())
+                }
             }
         };
         if res.is_err() {
             self.kill_child();
             if let Err(e) = self.spawn() {
-                return Err(format!("{}; respawn failed: {e}", res.err().unwrap_or_default()));
+                return Err(format!(
+                    "{}; respawn failed: {e}",
+                    res.err().unwrap_or_default()
+                ));
             }
         }
         res
@@ -343,7 +382,6 @@ impl NativeRunner {
 impl Drop for NativeRunner {
     fn drop(&mut self) {
         self.kill_child();
-        IN_USE.store(false, Ordering::SeqCst);
     }
 }
 
@@ -358,11 +396,17 @@ fn map_fault(sh: &Shared) -> Fault {
         7 => Fault::DeviceNotAvailable,
         12 => Fault::StackFault(err),
         13 => Fault::GeneralProtection(err),
-        14 => Fault::PageFault { addr: sh.cr2, err: err & 0x1f },
+        14 => Fault::PageFault {
+            addr: sh.cr2,
+            err: err & 0x1f,
+        },
         16 => Fault::X87Float,
         17 => Fault::AlignmentCheck,
         19 => Fault::SimdFloat,
-        t => Fault::Other(format!("signal {} code {} trap {t} err {err:#x}", sh.signo, sh.si_code)),
+        t => Fault::Other(format!(
+            "signal {} code {} trap {t} err {err:#x}",
+            sh.signo, sh.si_code
+        )),
     }
 }
 
@@ -389,9 +433,21 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         s.f_rip = g[libc::REG_RIP as usize] as u64;
         s.f_rflags = g[libc::REG_EFL as usize] as u64;
         let order = [
-            libc::REG_RAX, libc::REG_RCX, libc::REG_RDX, libc::REG_RBX, libc::REG_RSP,
-            libc::REG_RBP, libc::REG_RSI, libc::REG_RDI, libc::REG_R8, libc::REG_R9,
-            libc::REG_R10, libc::REG_R11, libc::REG_R12, libc::REG_R13, libc::REG_R14,
+            libc::REG_RAX,
+            libc::REG_RCX,
+            libc::REG_RDX,
+            libc::REG_RBX,
+            libc::REG_RSP,
+            libc::REG_RBP,
+            libc::REG_RSI,
+            libc::REG_RDI,
+            libc::REG_R8,
+            libc::REG_R9,
+            libc::REG_R10,
+            libc::REG_R11,
+            libc::REG_R12,
+            libc::REG_R13,
+            libc::REG_R14,
             libc::REG_R15,
         ];
         for (i, r) in order.iter().enumerate() {
@@ -413,11 +469,21 @@ fn child_main(cmd_r: i32, resp_w: i32, altstack: &mut [u8]) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::mprotect(DATA_RO as *mut libc::c_void, PAGE as usize, libc::PROT_READ);
-        let alt = libc::stack_t { ss_sp: altstack.as_mut_ptr().cast(), ss_flags: 0, ss_size: altstack.len() };
+        let alt = libc::stack_t {
+            ss_sp: altstack.as_mut_ptr().cast(),
+            ss_flags: 0,
+            ss_size: altstack.len(),
+        };
         libc::sigaltstack(&alt, std::ptr::null_mut());
-        for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP] {
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+        ] {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_fault as usize;
+            sa.sa_sigaction = on_fault as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
@@ -468,7 +534,13 @@ mod tests {
         drop(res);
         // mov [rax], rbx with rax unmapped -> #PF W|U
         let res = run(&[0x48, 0x89, 0x18], |s| s.gpr[0] = DATA_UNMAPPED + 8);
-        assert_eq!(res.outcome, Outcome::Fault(Fault::PageFault { addr: DATA_UNMAPPED + 8, err: 6 }));
+        assert_eq!(
+            res.outcome,
+            Outcome::Fault(Fault::PageFault {
+                addr: DATA_UNMAPPED + 8,
+                err: 6
+            })
+        );
         assert_eq!(res.state.rip, SNIPPET);
         // div rcx with rcx = 0 -> #DE
         let res = run(&[0x48, 0xf7, 0xf1], |_| {});
@@ -478,7 +550,13 @@ mod tests {
         assert_eq!(res.outcome, Outcome::Fault(Fault::InvalidOpcode));
         // mov [rax], bl into the read-only page -> #PF P|W|U
         let res = run(&[0x88, 0x18], |s| s.gpr[0] = DATA_RO);
-        assert_eq!(res.outcome, Outcome::Fault(Fault::PageFault { addr: DATA_RO, err: 7 }));
+        assert_eq!(
+            res.outcome,
+            Outcome::Fault(Fault::PageFault {
+                addr: DATA_RO,
+                err: 7
+            })
+        );
         // std; stosb with rdi in data page
         let res = run(&[0xfd, 0xaa], |s| {
             s.gpr[0] = 0x5a;

@@ -11,13 +11,18 @@ use iced_x86::{
 };
 
 use crate::gen::{decode, encode, gpr_index, Ctx, Op};
-use crate::state::{fl, fx, random_state, put32, DATA_BASE, DATA_RO, DATA_RW_PAGES, DATA_UNMAPPED, PAGE, SNIPPET};
+use crate::state::{
+    fl, fx, put32, random_state, DATA_BASE, DATA_RO, DATA_RW_PAGES, DATA_UNMAPPED, PAGE, SNIPPET,
+};
 
 /// `lea rax, [rax+1]`: filler after a branch, so taken and not-taken paths differ in RAX.
 const FILL: [u8; 4] = [0x48, 0x8d, 0x40, 0x01];
 
 fn is_string(code: Code) -> bool {
-    code.op_code().op_kinds().iter().any(|k| matches!(k, K::seg_rSI | K::es_rDI))
+    code.op_code()
+        .op_kinds()
+        .iter()
+        .any(|k| matches!(k, K::seg_rSI | K::es_rDI))
 }
 
 fn is_branch(code: Code) -> bool {
@@ -36,7 +41,10 @@ fn is_branch(code: Code) -> bool {
 pub fn handles(code: Code) -> bool {
     is_string(code)
         || is_branch(code)
-        || matches!(code, Code::Xlat_m8 | Code::Maskmovdqu_rDI_xmm_xmm | Code::Maskmovq_rDI_mm_mm)
+        || matches!(
+            code,
+            Code::Xlat_m8 | Code::Maskmovdqu_rDI_xmm_xmm | Code::Maskmovq_rDI_mm_mm
+        )
 }
 
 /// Sets the bits of `reg` (any GPR width, incl. AH..BH) to `v` in the initial state.
@@ -44,7 +52,11 @@ pub fn set_reg(ctx: &mut Ctx<'_>, reg: Register, v: u64) {
     let Some(i) = gpr_index(reg) else { return };
     let old = ctx.st.gpr[i];
     let new = match reg.size() {
-        1 if matches!(reg, Register::AH | Register::CH | Register::DH | Register::BH) => {
+        1 if matches!(
+            reg,
+            Register::AH | Register::CH | Register::DH | Register::BH
+        ) =>
+        {
             (old & !0xff00) | ((v & 0xff) << 8)
         }
         1 => (old & !0xff) | (v & 0xff),
@@ -60,7 +72,13 @@ pub fn get_reg(ctx: &Ctx<'_>, reg: Register) -> u64 {
     let Some(i) = gpr_index(reg) else { return 0 };
     let v = ctx.st.gpr[i];
     match reg.size() {
-        1 if matches!(reg, Register::AH | Register::CH | Register::DH | Register::BH) => (v >> 8) & 0xff,
+        1 if matches!(
+            reg,
+            Register::AH | Register::CH | Register::DH | Register::BH
+        ) =>
+        {
+            (v >> 8) & 0xff
+        }
         1 => v & 0xff,
         2 => v & 0xffff,
         4 => v & 0xffff_ffff,
@@ -75,7 +93,11 @@ fn stack_ptr(ctx: &mut Ctx<'_>) -> u64 {
     match ctx.rng.below(100) {
         0..=84 => {
             let p = DATA_BASE + 0x200 + ctx.rng.below(rw - 0x400);
-            if ctx.rng.chance(9, 10) { p & !7 } else { p }
+            if ctx.rng.chance(9, 10) {
+                p & !7
+            } else {
+                p
+            }
         }
         85..=89 => DATA_BASE + ctx.rng.below(24),
         90..=94 => DATA_RO + (ctx.rng.below(0x100) & !7),
@@ -105,8 +127,16 @@ pub fn before_operands(ctx: &mut Ctx<'_>, code: Code) {
 fn is_shift(m: Mnemonic) -> bool {
     matches!(
         m,
-        Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar | Mnemonic::Rol | Mnemonic::Ror
-            | Mnemonic::Rcl | Mnemonic::Rcr | Mnemonic::Shld | Mnemonic::Shrd
+        Mnemonic::Shl
+            | Mnemonic::Sal
+            | Mnemonic::Shr
+            | Mnemonic::Sar
+            | Mnemonic::Rol
+            | Mnemonic::Ror
+            | Mnemonic::Rcl
+            | Mnemonic::Rcr
+            | Mnemonic::Shld
+            | Mnemonic::Shrd
     )
 }
 
@@ -114,7 +144,9 @@ fn shift_count(ctx: &mut Ctx<'_>) -> u64 {
     if ctx.rng.chance(1, 4) {
         return ctx.rng.below(256);
     }
-    ctx.rng.pick(&[0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 0xff])
+    ctx.rng.pick(&[
+        0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 0xff,
+    ])
 }
 
 /// Fixes registers that memory operands must not take over (counts, bit offsets).
@@ -133,7 +165,10 @@ pub fn before_memory(ctx: &mut Ctx<'_>, code: Code, ops: &mut [Op]) {
             }
         }
     }
-    if matches!(m, Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc) {
+    if matches!(
+        m,
+        Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc
+    ) {
         // Register bit offset with a memory base reaches up to ±2 KiB around the address.
         if let (Some(Op::Imm(_)), Some(Op::Reg(r))) = (ops.first(), ops.get(1)) {
             let off = (ctx.rng.below(0x8000) as i64 - 0x4000) as u64;
@@ -146,14 +181,19 @@ pub fn before_memory(ctx: &mut Ctx<'_>, code: Code, ops: &mut [Op]) {
 /// Adjusts state that depends on the chosen memory operand (at linear address `target`).
 pub fn after_memory(ctx: &mut Ctx<'_>, code: Code, _ops: &[Op], target: u64) {
     let off = target.wrapping_sub(DATA_BASE) as usize;
-    let mut ignore = |ctx: &mut Ctx<'_>, a: usize, b: usize| ctx.mem_ignore.push((off.wrapping_add(a), off.wrapping_add(b)));
+    let ignore = |ctx: &mut Ctx<'_>, a: usize, b: usize| {
+        ctx.mem_ignore
+            .push((off.wrapping_add(a), off.wrapping_add(b)));
+    };
     match code {
-        Code::Fnstenv_m28byte | Code::Fnsave_m108byte | Code::Fstenv_m28byte | Code::Fsave_m108byte => {
-            ignore(ctx, 12, 28)
-        }
-        Code::Fnstenv_m14byte | Code::Fnsave_m94byte | Code::Fstenv_m14byte | Code::Fsave_m94byte => {
-            ignore(ctx, 6, 14)
-        }
+        Code::Fnstenv_m28byte
+        | Code::Fnsave_m108byte
+        | Code::Fstenv_m28byte
+        | Code::Fsave_m108byte => ignore(ctx, 12, 28),
+        Code::Fnstenv_m14byte
+        | Code::Fnsave_m94byte
+        | Code::Fstenv_m14byte
+        | Code::Fsave_m94byte => ignore(ctx, 6, 14),
         Code::Fxsave_m512byte | Code::Fxsave64_m512byte => {
             ignore(ctx, 6, 24);
             ignore(ctx, 28, 32);
@@ -174,7 +214,10 @@ pub fn after_memory(ctx: &mut Ctx<'_>, code: Code, _ops: &[Op], target: u64) {
         }
         _ => {}
     }
-    if matches!(code.mnemonic(), Mnemonic::Rcpps | Mnemonic::Rcpss | Mnemonic::Rsqrtps | Mnemonic::Rsqrtss) {
+    if matches!(
+        code.mnemonic(),
+        Mnemonic::Rcpps | Mnemonic::Rcpss | Mnemonic::Rsqrtps | Mnemonic::Rsqrtss
+    ) {
         ctx.approx = true;
     }
 }
@@ -193,19 +236,35 @@ fn read_data(ctx: &Ctx<'_>, addr: u64, n: usize) -> u64 {
 /// overflow, cmpxchg comparands that often match.
 pub fn after_operands(ctx: &mut Ctx<'_>, code: Code, ops: &[Op], target: Option<u64>) {
     let m = code.mnemonic();
-    if matches!(m, Mnemonic::Rcpps | Mnemonic::Rcpss | Mnemonic::Rsqrtps | Mnemonic::Rsqrtss) {
+    if matches!(
+        m,
+        Mnemonic::Rcpps | Mnemonic::Rcpss | Mnemonic::Rsqrtps | Mnemonic::Rsqrtss
+    ) {
         ctx.approx = true;
     }
     let bytes = code.op_code().operand_size().max(8) as usize / 8;
     let w = match code.op_code().memory_size().size() {
-        0 => ops.first().and_then(|o| if let Op::Reg(r) = o { Some(r.size()) } else { None }).unwrap_or(bytes),
+        0 => ops
+            .first()
+            .and_then(|o| {
+                if let Op::Reg(r) = o {
+                    Some(r.size())
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(bytes),
         n => n,
     };
     let value_of = |ctx: &Ctx<'_>, op: &Op| match op {
         Op::Reg(r) => get_reg(ctx, *r),
         _ => target.map_or(0, |t| read_data(ctx, t, w)),
     };
-    let mask = if w >= 8 { u64::MAX } else { (1u64 << (8 * w)) - 1 };
+    let mask = if w >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * w)) - 1
+    };
     match m {
         Mnemonic::Div | Mnemonic::Idiv if ops.len() == 1 && ctx.rng.chance(4, 5) => {
             if ctx.fixed[0] || ctx.fixed[2] {
@@ -219,21 +278,38 @@ pub fn after_operands(ctx: &mut Ctx<'_>, code: Code, ops: &[Op], target: Option<
             let d = value_of(ctx, &ops[0]) & mask;
             let lo = ctx.st.gpr[0] & mask;
             let hi = if m == Mnemonic::Div {
-                if d == 0 { 0 } else { ctx.rng.below(d) }
+                if d == 0 {
+                    0
+                } else {
+                    ctx.rng.below(d)
+                }
             } else {
                 let sign = (lo >> (8 * w - 1)) & 1;
-                if sign == 1 { mask } else { 0 }
+                if sign == 1 {
+                    mask
+                } else {
+                    0
+                }
             };
             if w == 1 {
                 set_reg(ctx, Register::AH, hi);
             } else {
-                let r = match w { 2 => Register::DX, 4 => Register::EDX, _ => Register::RDX };
+                let r = match w {
+                    2 => Register::DX,
+                    4 => Register::EDX,
+                    _ => Register::RDX,
+                };
                 set_reg(ctx, r, hi);
             }
         }
         Mnemonic::Cmpxchg if ctx.rng.chance(1, 2) && !ctx.fixed[0] => {
             let v = value_of(ctx, &ops[0]) & mask;
-            let r = match w { 1 => Register::AL, 2 => Register::AX, 4 => Register::EAX, _ => Register::RAX };
+            let r = match w {
+                1 => Register::AL,
+                2 => Register::AX,
+                4 => Register::EAX,
+                _ => Register::RAX,
+            };
             set_reg(ctx, r, v);
         }
         Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b
@@ -243,7 +319,11 @@ pub fn after_operands(ctx: &mut Ctx<'_>, code: Code, ops: &[Op], target: Option<
                 let h = if m == Mnemonic::Cmpxchg8b { 4 } else { 8 };
                 let lo = read_data(ctx, t, h);
                 let hi = read_data(ctx, t.wrapping_add(h as u64), h);
-                let (rl, rh) = if h == 4 { (Register::EAX, Register::EDX) } else { (Register::RAX, Register::RDX) };
+                let (rl, rh) = if h == 4 {
+                    (Register::EAX, Register::EDX)
+                } else {
+                    (Register::RAX, Register::RDX)
+                };
                 set_reg(ctx, rl, lo);
                 set_reg(ctx, rh, hi);
             }
@@ -359,17 +439,25 @@ fn string(ctx: &mut Ctx<'_>, code: Code) -> Option<Vec<u8>> {
         _ => {}
     }
     bytes.push(opc.op_code() as u8);
-    let count = if rep.is_some() { ctx.rng.pick(&[0, 1, 2, 3, 4, 5, 7, 8, 16]) } else { ctx.rng.interesting_u64() };
+    let count = if rep.is_some() {
+        ctx.rng.pick(&[0, 1, 2, 3, 4, 5, 7, 8, 16])
+    } else {
+        ctx.rng.interesting_u64()
+    };
     let junk = |ctx: &mut Ctx<'_>| if addr32 { ctx.rng.next_u64() << 32 } else { 0 };
     let j = junk(ctx);
     ctx.fix(1, count | j);
     let room = count.min(16) * w;
     let down = ctx.st.rflags & fl::DF != 0;
-    let mut place = |ctx: &mut Ctx<'_>, base: u64| -> Option<u64> {
+    let place = |ctx: &mut Ctx<'_>, base: u64| -> Option<u64> {
         let mut t = ctx.data_addr(w, w);
         if ctx.rng.chance(3, 4) && (DATA_BASE..DATA_RO).contains(&t) {
             // Keep most runs inside the read-write pages.
-            t = if down { t.max(DATA_BASE + room) } else { t.min(DATA_RO - room - w) };
+            t = if down {
+                t.max(DATA_BASE + room)
+            } else {
+                t.min(DATA_RO - room - w)
+            };
         }
         let ea = t.wrapping_sub(base);
         if addr32 && ea >= 1 << 32 {
@@ -446,9 +534,18 @@ fn branch(ctx: &mut Ctx<'_>, code: Code) -> Option<Vec<u8>> {
     let skip = ctx.rng.below(fillers + 1);
     let flow = code.flow_control();
     let m = code.mnemonic();
-    if matches!(m, Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne | Mnemonic::Jrcxz | Mnemonic::Jecxz) {
-        let c = ctx.rng.pick(&[0u64, 1, 2, 3, 0x1_0000_0000, 0x1_0000_0001, u64::MAX]);
-        let c = if ctx.rng.chance(1, 5) { ctx.rng.next_u64() } else { c };
+    if matches!(
+        m,
+        Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne | Mnemonic::Jrcxz | Mnemonic::Jecxz
+    ) {
+        let c = ctx
+            .rng
+            .pick(&[0u64, 1, 2, 3, 0x1_0000_0000, 0x1_0000_0001, u64::MAX]);
+        let c = if ctx.rng.chance(1, 5) {
+            ctx.rng.next_u64()
+        } else {
+            c
+        };
         ctx.fix(1, c);
     }
     let mut slot = None;
@@ -459,7 +556,11 @@ fn branch(ctx: &mut Ctx<'_>, code: Code) -> Option<Vec<u8>> {
             if code.op_code().op_count() == 1 {
                 ins.set_op0_kind(OpKind::Immediate16);
                 let imm = ctx.rng.pick(&[0u16, 8, 16, 24, 0x100, 0xfff8]);
-                ins.set_immediate16(if ctx.rng.chance(1, 8) { ctx.rng.next_u64() as u16 } else { imm });
+                ins.set_immediate16(if ctx.rng.chance(1, 8) {
+                    ctx.rng.next_u64() as u16
+                } else {
+                    imm
+                });
             }
             let len = encode(&ins)?.len() as u64;
             (ins, len)
@@ -488,7 +589,15 @@ fn branch(ctx: &mut Ctx<'_>, code: Code) -> Option<Vec<u8>> {
         }
     };
     let mut target = SNIPPET + len + 4 * skip;
-    match ctx.rng.below(40) {
+    // A bad target together with a faulting push of the return address faults in a
+    // vendor-specific order (AMD reports the push's #PF, the SDM checks the target first).
+    let sp = ctx.st.gpr[4];
+    let calm_stack = (DATA_BASE + 0x100..DATA_RO - 0x100).contains(&sp);
+    match if calm_stack || flow != FlowControl::IndirectCall {
+        ctx.rng.below(40)
+    } else {
+        40
+    } {
         0 => target = DATA_UNMAPPED + ctx.rng.below(PAGE),
         1 => target = 0x8000_0000_0000_0000 | ctx.rng.next_u64() >> 4,
         _ => {}

@@ -53,9 +53,7 @@ pub mod fx {
     pub const FCW: usize = 0;
     pub const FSW: usize = 2;
     pub const FTW: usize = 4;
-    pub const FOP: usize = 6;
     pub const MXCSR: usize = 24;
-    pub const MXCSR_MASK: usize = 28;
     pub const ST0: usize = 32;
     pub const XMM0: usize = 160;
 }
@@ -82,7 +80,14 @@ impl Default for CpuState {
         let mut fx = [0u8; 512];
         put16(&mut fx, fx::FCW, 0x037f);
         put32(&mut fx, fx::MXCSR, 0x1f80);
-        Self { gpr: [0; 16], rip: SNIPPET, rflags: 0x202, fs_base: 0, gs_base: 0, fx }
+        Self {
+            gpr: [0; 16],
+            rip: SNIPPET,
+            rflags: 0x202,
+            fs_base: 0,
+            gs_base: 0,
+            fx,
+        }
     }
 }
 
@@ -91,8 +96,16 @@ impl std::fmt::Debug for CpuState {
         for (n, v) in GPR_NAMES.iter().zip(self.gpr) {
             write!(f, "{n}={v:#x} ")?;
         }
-        write!(f, "rip={:#x} rflags={:#x} fcw={:#x} fsw={:#x} ftw={:#x} mxcsr={:#x}", self.rip,
-            self.rflags, self.fcw(), self.fsw(), self.ftw(), self.mxcsr())
+        write!(
+            f,
+            "rip={:#x} rflags={:#x} fcw={:#x} fsw={:#x} ftw={:#x} mxcsr={:#x}",
+            self.rip,
+            self.rflags,
+            self.fcw(),
+            self.fsw(),
+            self.ftw(),
+            self.mxcsr()
+        )
     }
 }
 
@@ -164,6 +177,7 @@ pub fn put64(b: &mut [u8], o: usize, v: u64) {
 }
 
 /// A fault, normalized so that host signals and emulator exceptions compare directly.
+#[allow(clippy::enum_variant_names)] // the SDM's names (#SS "stack fault", #PF "page fault")
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// #DE.
@@ -231,7 +245,7 @@ pub struct Case {
     pub fsw_undefined: u16,
     /// Byte ranges of the data pages (offsets from [`DATA_BASE`]) not to compare.
     pub mem_ignore: Vec<(usize, usize)>,
-    /// Tolerance in ulps for approximate instructions (rcpps/rsqrtps), 0 = exact.
+    /// Approximate instruction (rcpps/rsqrtps...): XMM lanes compared with a tolerance.
     pub approx: bool,
 }
 
@@ -294,8 +308,20 @@ impl Rng {
             0 => 0,
             1 => u64::MAX,
             2 => 1,
-            3 => self.pick(&[0x80, 0x7f, 0xff, 0x8000, 0x7fff, 0xffff, 0x8000_0000, 0x7fff_ffff,
-                0xffff_ffff, 0x8000_0000_0000_0000, 0x7fff_ffff_ffff_ffff, 0x1_0000_0000]),
+            3 => self.pick(&[
+                0x80,
+                0x7f,
+                0xff,
+                0x8000,
+                0x7fff,
+                0xffff,
+                0x8000_0000,
+                0x7fff_ffff,
+                0xffff_ffff,
+                0x8000_0000_0000_0000,
+                0x7fff_ffff_ffff_ffff,
+                0x1_0000_0000,
+            ]),
             4 => self.below(64),
             5 => 1u64 << self.below(64),
             6 => (1u64 << self.below(64)).wrapping_sub(1),
@@ -310,16 +336,16 @@ impl Rng {
     pub fn float32(&mut self) -> u32 {
         let sign = (self.below(2) as u32) << 31;
         sign | match self.below(14) {
-            0 => 0,                                        // zero
-            1 => (self.next_u64() as u32) & 0x007f_ffff,   // denormal
-            2 => 0x7f80_0000,                              // inf
+            0 => 0,                                                                            // zero
+            1 => (self.next_u64() as u32) & 0x007f_ffff, // denormal
+            2 => 0x7f80_0000,                            // inf
             3 => 0x7fc0_0000 | (self.next_u64() as u32 & 0x3f_ffff), // qnan
             4 => 0x7f80_0001 | (self.next_u64() as u32 & 0x3f_ffff), // snan
-            5 => 0x3f80_0000,                              // 1.0
+            5 => 0x3f80_0000,                            // 1.0
             6 => ((self.below(32) as u32 + 127) << 23) | (self.next_u64() as u32 & 0x7f_0000), // integer-ish
             7 => 0x4f00_0000 | (self.next_u64() as u32 & 0xff_ffff), // near 2^31
             8 => 0x0080_0000 | (self.next_u64() as u32 & 0x7f_ffff), // smallest normals
-            9 => 0x7f7f_ffff,                              // max
+            9 => 0x7f7f_ffff,                                        // max
             _ => (self.next_u64() as u32) & 0x7fff_ffff,
         }
     }
@@ -345,18 +371,27 @@ impl Rng {
     pub fn float80(&mut self) -> (u64, u16) {
         let sign = (self.below(2) as u16) << 15;
         let (m, e) = match self.below(14) {
-            0 => (0, 0),                                                 // zero
-            1 => (self.next_u64() >> 1, 0),                              // denormal
-            2 => (1 << 63, 0x7fff),                                      // inf
-            3 => ((3 << 62) | (self.next_u64() >> 2), 0x7fff),           // qnan
-            4 => ((1 << 63) | (self.next_u64() >> 2) | 1, 0x7fff),       // snan
-            5 => (1 << 63, 0x3fff),                                      // 1.0
-            6 => ((1 << 63) | (self.next_u64() & 0x7fff_0000_0000_0000), 0x3fff + self.below(64) as u16),
-            7 => ((1 << 63) | (self.next_u64() >> 1), 0x3fff + self.below(8) as u16 - 4),
-            8 => ((1 << 63) | (self.next_u64() >> 1), 1),                // smallest normals
-            9 => ((1 << 63) | (self.next_u64() >> 1), 0x3fff + 62),      // near 2^63
+            0 => (0, 0),                                           // zero
+            1 => (self.next_u64() >> 1, 0),                        // denormal
+            2 => (1 << 63, 0x7fff),                                // inf
+            3 => ((3 << 62) | (self.next_u64() >> 2), 0x7fff),     // qnan
+            4 => ((1 << 63) | (self.next_u64() >> 2) | 1, 0x7fff), // snan
+            5 => (1 << 63, 0x3fff),                                // 1.0
+            6 => (
+                (1 << 63) | (self.next_u64() & 0x7fff_0000_0000_0000),
+                0x3fff + self.below(64) as u16,
+            ),
+            7 => (
+                (1 << 63) | (self.next_u64() >> 1),
+                0x3fff + self.below(8) as u16 - 4,
+            ),
+            8 => ((1 << 63) | (self.next_u64() >> 1), 1), // smallest normals
+            9 => ((1 << 63) | (self.next_u64() >> 1), 0x3fff + 62), // near 2^63
             10 => (self.next_u64() >> 1, self.below(0x7fff) as u16 + 1), // unnormal (rare)
-            _ => ((1 << 63) | (self.next_u64() >> 1), 0x3fff - 64 + self.below(128) as u16),
+            _ => (
+                (1 << 63) | (self.next_u64() >> 1),
+                0x3fff - 64 + self.below(128) as u16,
+            ),
         };
         (m, sign | e)
     }
@@ -374,10 +409,12 @@ pub fn random_state(rng: &mut Rng) -> CpuState {
     }
     for i in 0..16 {
         let v = match rng.below(5) {
-            0 => (rng.float32() as u128)
-                | ((rng.float32() as u128) << 32)
-                | ((rng.float32() as u128) << 64)
-                | ((rng.float32() as u128) << 96),
+            0 => {
+                (rng.float32() as u128)
+                    | ((rng.float32() as u128) << 32)
+                    | ((rng.float32() as u128) << 64)
+                    | ((rng.float32() as u128) << 96)
+            }
             1 => (rng.float64() as u128) | ((rng.float64() as u128) << 64),
             2 => (rng.interesting_u64() as u128) | ((rng.interesting_u64() as u128) << 64),
             _ => (rng.next_u64() as u128) | ((rng.next_u64() as u128) << 64),

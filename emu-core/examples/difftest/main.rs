@@ -135,6 +135,14 @@ fn main() {
         s.cases, s.forms, s.mismatches
     );
     if s.mismatches > 0 {
+        let mut how = String::new();
+        if !cli.opts.families.is_empty() {
+            how.push_str(&format!(" --family {}", cli.opts.families.join(",")));
+        }
+        if cli.opts.ignore_cpuid {
+            how.push_str(" --ignore-cpuid");
+        }
+        eprintln!("rerun one case with: difftest{how} --repro SEED:INDEX");
         std::process::exit(1);
     }
 }

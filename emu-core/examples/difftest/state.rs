@@ -462,6 +462,12 @@ fn random_x87(rng: &mut Rng, s: &mut CpuState) {
         // Sticky flags, only for exceptions that are masked (no pending #MF).
         fsw |= rng.next_u64() as u16 & 0x3f & fcw;
     }
+    if rng.chance(1, 50) {
+        // A pending unmasked exception (ES and B set): the next waiting x87 instruction #MFs.
+        fcw &= !0x3f;
+        put16(&mut s.fx, fx::FCW, fcw);
+        fsw |= 1 << rng.below(6) | 0x8080;
+    }
     put16(&mut s.fx, fx::FSW, fsw);
     let tags = match rng.below(4) {
         0 => 0,

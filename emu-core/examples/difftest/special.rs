@@ -201,14 +201,15 @@ pub fn after_memory(ctx: &mut Ctx<'_>, code: Code, _ops: &[Op], target: u64) {
         Code::Fxrstor_m512byte | Code::Fxrstor64_m512byte => {
             let mut img = random_state(ctx.rng).fx;
             if ctx.rng.chance(1, 10) {
-                put32(&mut img, fx::MXCSR, ctx.rng.next_u64() as u32);
+                // Bit 17 (AMD's MM, misaligned-SSE mode) is host-specific: never set it.
+                put32(&mut img, fx::MXCSR, ctx.rng.next_u64() as u32 & !(1 << 17));
             }
             ctx.poke(target, &img);
         }
         Code::Ldmxcsr_m32 => {
             let mut v = random_state(ctx.rng).mxcsr();
             if ctx.rng.chance(1, 10) {
-                v = ctx.rng.next_u64() as u32;
+                v = ctx.rng.next_u64() as u32 & !(1 << 17);
             }
             ctx.poke(target, &v.to_le_bytes());
         }

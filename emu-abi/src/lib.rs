@@ -2,10 +2,19 @@
 //!
 //! A tiny `no_std` crate with no dependencies: both sides compile it, so the
 //! layouts here are the single source of truth. The machine/kernel issue
-//! fills in `BootInfo`, the port map and the vvar page; for now it holds the
-//! ABI version and the fixed guest addresses that are already settled.
+//! fills in `BootInfo`.
+//!
+//! - [`ports`]: I/O port numbers and the debug-exit protocol.
+//! - [`layout`]: the guest address map (kernel image, vvar pages).
+//! - [`vvar`]: the vDSO data page and its seqlock protocol.
+//! - [`identity`]: the Linux release the guest presents.
 #![no_std]
 #![warn(missing_docs)]
+
+pub mod identity;
+pub mod layout;
+pub mod ports;
+pub mod vvar;
 
 /// Version of this contract; a kernel built against another refuses to boot.
 pub const ABI_VERSION: u32 = 1;

@@ -21,6 +21,7 @@ pub mod flagops;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;
+pub mod privileged;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
@@ -45,7 +46,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 22] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 23] = [
         mov::resolve,
         alu::resolve,
         branch::resolve,
@@ -60,6 +61,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         string::resolve,
         misc::resolve,
         system::resolve,
+        privileged::resolve,
         sse_move::resolve,
         sse_fp::resolve,
         sse_convert::resolve,

@@ -382,4 +382,8 @@ mod tests {
     fuzz!(extractps_matches_host, "extractps eax, xmm1, 2", rand_ps, 100);
     fuzz!(extractps_r64_matches_host, "extractps rcx, xmm1, 3", rand_ps, 100);
     fuzz!(extractps_mem_matches_host, "extractps [rdi + 4], xmm1, 1", rand_ps, 100);
+    fuzz!(rcpps_matches_host, "rcpps xmm0, xmm1", rand_ps, 20000);
+    fuzz!(rcpss_matches_host, "rcpss xmm0, [rdi]", rand_ps, 5000);
+    fuzz!(rsqrtps_matches_host, "rsqrtps xmm0, xmm1", rand_ps, 20000);
+    fuzz!(rsqrtss_matches_host, "rsqrtss xmm0, xmm1", rand_ps, 5000);
 }

@@ -25,6 +25,7 @@
 //!   destination is never written when #XM is raised.
 
 pub mod approx;
+mod approx_tables;
 pub mod arith;
 pub mod compare;
 pub mod convert;

@@ -179,3 +179,71 @@ fn probe3() {
     println!("{bytes:x?} {h:x?}");
     println!("{:x?}", emu.run(&bytes, &st));
 }
+
+#[test]
+fn probe4() {
+    let m = 0x1f80;
+    let a = v4(0x3f800000, 0x3f800000, 0x3f800000, 0xbb800002);
+    let b = v4(0x3f800000, 0x3f800000, 0x3f800000, 0x00001000);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x100 | 0x8000);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x1000);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x1000 & !0x100);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x800);
+    q4!("mulps xmm0, xmm1", a, b, m & !0x100);
+    q4!("mulps xmm0, xmm1", a, b, m & !0x1000 & !0x100);
+    let a = v4(0x3f800000, 0x52c00001, 0x3f800000, 0xbb800002);
+    let b = v4(0x3f800000, 0xf5355413, 0x3f800000, 0x00001000);
+    q4!("dpps xmm0, xmm1, 0xa1", a, b, m);
+    q4!("dpps xmm0, xmm1, 0xa1", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0xa1", a, b, m & !0x400);
+    q4!("dpps xmm0, xmm1, 0xa1", a, b, m & !0x1000);
+    q4!("dpps xmm0, xmm1, 0xa1", a, b, m & !0x100 & !0x1000);
+    // SNaN in lane 0, denormal lane 3
+    let a = v4(0x7f800001, 0x3f800000, 0x3f800000, 0x00000001);
+    let b = v4(0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000);
+    q4!("dpps xmm0, xmm1, 0xf1", a, b, m);
+    q4!("dpps xmm0, xmm1, 0xf1", a, b, m & !0x80);
+    q4!("dpps xmm0, xmm1, 0xf1", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0x91", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0x81", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0x11", a, b, m & !0x100);
+    q4!("dpps xmm0, xmm1, 0x11", a, b, m & !0x80);
+    // intermediate denormal: p0 tiny denormal, p1 = 1
+    let a = v4(0x00400000, 0x3f800000, 0x3f800000, 0x3f800000);
+    let b = v4(0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m | 0x40);
+    let a = v4(0x20000000, 0x3f800000, 0x3f800000, 0x3f800000);
+    let b = v4(0x1f000000, 0x3f800000, 0x3f800000, 0x3f800000);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m | 0x40);
+    q4!("dpps xmm0, xmm1, 0x11", a, b, m);
+    q4!("dpps xmm0, xmm1, 0x11", a, b, m | 0x40);
+    q4!("dpps xmm0, xmm1, 0x11", a, b, m | 0x8000);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m | 0x8000);
+    q4!("dpps xmm0, xmm1, 0x31", a, b, m & !0x800);
+}
+
+#[test]
+#[ignore]
+fn dump_rcp() {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(1 << 25);
+    for m in (0u32..1 << 23).step_by(4) {
+        let base = 0x3f80_0000 | m;
+        let st = State::new(0, v4(base, base + 1, base + 2, base + 3), 0x1f80);
+        let (o, _) = host_run!("rcpps xmm0, xmm1", &st);
+        out.extend_from_slice(&o.xmm[0].to_le_bytes());
+    }
+    std::fs::File::create("/tmp/rcp.bin").unwrap().write_all(&out).unwrap();
+    let mut out = Vec::with_capacity(1 << 26);
+    for m in (0u32..1 << 24).step_by(4) {
+        let base = 0x3f80_0000 + m;
+        let st = State::new(0, v4(base, base + 1, base + 2, base + 3), 0x1f80);
+        let (o, _) = host_run!("rsqrtps xmm0, xmm1", &st);
+        out.extend_from_slice(&o.xmm[0].to_le_bytes());
+    }
+    std::fs::File::create("/tmp/rsqrt.bin").unwrap().write_all(&out).unwrap();
+}

@@ -80,6 +80,12 @@ fn products<F: Format, const N: u32>(env: &mut Env, a: u128, b: u128, mask: u8) 
 
 /// DPPS: (p0 + p1) + (p2 + p3) over the lanes in imm8[7:4], broadcast to
 /// the lanes in imm8[3:0] (others zero).
+///
+/// The host performs this as three dependent SIMD steps (multiply, the two
+/// pair sums, the final sum), each rounded and each checked for unmasked
+/// exceptions on its own: the flags of completed steps stay recorded when
+/// a later step faults, and intermediate denormals are operands (DE, DAZ)
+/// of the next step.
 fn dpps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     check_sse(core)?;
     let d = xmm_index(i.op0_register());
@@ -87,8 +93,12 @@ fn dpps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let imm = i.immediate8();
     let mut env = Env::new(core.mxcsr);
     let p = products::<F32, 4>(&mut env, core.xmm[d], b, imm >> 4);
+    commit(core, &env)?;
+    let mut env = Env::new(core.mxcsr);
     let lo = arith::add::<F32>(&mut env, p[0], p[1]);
     let hi = arith::add::<F32>(&mut env, p[2], p[3]);
+    commit(core, &env)?;
+    let mut env = Env::new(core.mxcsr);
     let sum = arith::add::<F32>(&mut env, lo, hi);
     commit(core, &env)?;
     let mut r = 0u128;
@@ -101,7 +111,8 @@ fn dpps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     Ok(())
 }
 
-/// DPPD: p0 + p1 over the lanes in imm8[5:4], broadcast per imm8[1:0].
+/// DPPD: p0 + p1 over the lanes in imm8[5:4], broadcast per imm8[1:0]
+/// (two steps, as for DPPS).
 fn dppd(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     check_sse(core)?;
     let d = xmm_index(i.op0_register());
@@ -109,6 +120,8 @@ fn dppd(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let imm = i.immediate8();
     let mut env = Env::new(core.mxcsr);
     let p = products::<F64, 2>(&mut env, core.xmm[d], b, imm >> 4);
+    commit(core, &env)?;
+    let mut env = Env::new(core.mxcsr);
     let sum = arith::add::<F64>(&mut env, p[0], p[1]);
     commit(core, &env)?;
     let mut r = 0u128;

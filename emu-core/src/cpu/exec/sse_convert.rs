@@ -16,9 +16,8 @@ use crate::cpu::exception::Stop;
 /// The handler for an SSE conversion, if `i` is one.
 pub fn resolve(i: &Instruction) -> Option<Handler> {
     use Mnemonic as M;
-    let mmx = (0..i.op_count()).any(|n| {
-        i.op_kind(n) == OpKind::Register && i.op_register(n).is_mm()
-    });
+    let mmx =
+        (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Register && i.op_register(n).is_mm());
     if mmx {
         return None;
     }
@@ -194,18 +193,29 @@ fn cvtpd2dq<const TRUNC: bool>(core: &mut Core, i: &Instruction) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use crate::check_insn;
-    use crate::cpu::exec::sse_float::oracle::{rand_mxcsr, rand_pd, rand_ps, Emu, Rng, State};
+    use crate::cpu::exec::sse_float::oracle::{
+        rand_mxcsr, rand_pd, rand_ps, sweep_mxcsr, Emu, Rng, State,
+    };
 
     /// Random integers biased towards the conversion boundaries.
     fn rand_int(rng: &mut Rng) -> u128 {
         let pick = |rng: &mut Rng| -> u64 {
             match rng.below(6) {
-                0 => rng.next() >> rng.below(64),
-                1 => (rng.next() >> rng.below(64)).wrapping_neg(),
-                2 => [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1, 1 << 31, (1 << 31) - 1]
-                    [rng.below(7) as usize],
-                3 => (1u64 << rng.below(64)).wrapping_add(rng.below(5)).wrapping_sub(2),
-                _ => rng.next(),
+                0 => rng.bits() >> rng.below(64),
+                1 => (rng.bits() >> rng.below(64)).wrapping_neg(),
+                2 => [
+                    0,
+                    1,
+                    u64::MAX,
+                    1 << 63,
+                    (1 << 63) - 1,
+                    1 << 31,
+                    (1 << 31) - 1,
+                ][rng.below(7) as usize],
+                3 => (1u64 << rng.below(64))
+                    .wrapping_add(rng.below(5))
+                    .wrapping_sub(2),
+                _ => rng.bits(),
             }
         };
         pick(rng) as u128 | (pick(rng) as u128) << 64
@@ -230,29 +240,263 @@ mod tests {
         };
     }
 
-    fuzz!(cvtsi2ss_r32_matches_host, "cvtsi2ss xmm0, eax", rand_ps, 5000);
-    fuzz!(cvtsi2ss_r64_matches_host, "cvtsi2ss xmm0, rax", rand_ps, 5000);
-    fuzz!(cvtsi2sd_r32_matches_host, "cvtsi2sd xmm0, ecx", rand_pd, 2000);
-    fuzz!(cvtsi2sd_r64_matches_host, "cvtsi2sd xmm0, rcx", rand_pd, 5000);
-    fuzz!(cvtsi2sd_m64_matches_host, "cvtsi2sd xmm0, qword ptr [rdi + 16]", rand_pd, 2000);
-    fuzz!(cvtsi2ss_m32_matches_host, "cvtsi2ss xmm0, dword ptr [rdi + 20]", rand_ps, 2000);
-    fuzz!(cvtss2si_r32_matches_host, "cvtss2si eax, xmm1", rand_ps, 10000);
-    fuzz!(cvtss2si_r64_matches_host, "cvtss2si rax, xmm1", rand_ps, 10000);
-    fuzz!(cvttss2si_r32_matches_host, "cvttss2si ecx, xmm1", rand_ps, 10000);
-    fuzz!(cvttss2si_r64_matches_host, "cvttss2si rcx, dword ptr [rdi]", rand_ps, 5000);
-    fuzz!(cvtsd2si_r32_matches_host, "cvtsd2si eax, xmm1", rand_pd, 10000);
-    fuzz!(cvtsd2si_r64_matches_host, "cvtsd2si rax, xmm1", rand_pd, 10000);
-    fuzz!(cvttsd2si_r32_matches_host, "cvttsd2si eax, xmm1", rand_pd, 10000);
-    fuzz!(cvttsd2si_r64_matches_host, "cvttsd2si rax, qword ptr [rdi]", rand_pd, 5000);
+    fuzz!(
+        cvtsi2ss_r32_matches_host,
+        "cvtsi2ss xmm0, eax",
+        rand_ps,
+        5000
+    );
+    fuzz!(
+        cvtsi2ss_r64_matches_host,
+        "cvtsi2ss xmm0, rax",
+        rand_ps,
+        5000
+    );
+    fuzz!(
+        cvtsi2sd_r32_matches_host,
+        "cvtsi2sd xmm0, ecx",
+        rand_pd,
+        2000
+    );
+    fuzz!(
+        cvtsi2sd_r64_matches_host,
+        "cvtsi2sd xmm0, rcx",
+        rand_pd,
+        5000
+    );
+    fuzz!(
+        cvtsi2sd_m64_matches_host,
+        "cvtsi2sd xmm0, qword ptr [rdi + 16]",
+        rand_pd,
+        2000
+    );
+    fuzz!(
+        cvtsi2ss_m32_matches_host,
+        "cvtsi2ss xmm0, dword ptr [rdi + 20]",
+        rand_ps,
+        2000
+    );
+    fuzz!(
+        cvtss2si_r32_matches_host,
+        "cvtss2si eax, xmm1",
+        rand_ps,
+        10000
+    );
+    fuzz!(
+        cvtss2si_r64_matches_host,
+        "cvtss2si rax, xmm1",
+        rand_ps,
+        10000
+    );
+    fuzz!(
+        cvttss2si_r32_matches_host,
+        "cvttss2si ecx, xmm1",
+        rand_ps,
+        10000
+    );
+    fuzz!(
+        cvttss2si_r64_matches_host,
+        "cvttss2si rcx, dword ptr [rdi]",
+        rand_ps,
+        5000
+    );
+    fuzz!(
+        cvtsd2si_r32_matches_host,
+        "cvtsd2si eax, xmm1",
+        rand_pd,
+        10000
+    );
+    fuzz!(
+        cvtsd2si_r64_matches_host,
+        "cvtsd2si rax, xmm1",
+        rand_pd,
+        10000
+    );
+    fuzz!(
+        cvttsd2si_r32_matches_host,
+        "cvttsd2si eax, xmm1",
+        rand_pd,
+        10000
+    );
+    fuzz!(
+        cvttsd2si_r64_matches_host,
+        "cvttsd2si rax, qword ptr [rdi]",
+        rand_pd,
+        5000
+    );
     fuzz!(cvtss2sd_matches_host, "cvtss2sd xmm0, xmm1", rand_ps, 10000);
     fuzz!(cvtsd2ss_matches_host, "cvtsd2ss xmm0, xmm1", rand_pd, 20000);
     fuzz!(cvtps2pd_matches_host, "cvtps2pd xmm0, xmm1", rand_ps, 10000);
-    fuzz!(cvtps2pd_m64_matches_host, "cvtps2pd xmm0, qword ptr [rdi + 8]", rand_ps, 2000);
+    fuzz!(
+        cvtps2pd_m64_matches_host,
+        "cvtps2pd xmm0, qword ptr [rdi + 8]",
+        rand_ps,
+        2000
+    );
     fuzz!(cvtpd2ps_matches_host, "cvtpd2ps xmm0, xmm1", rand_pd, 20000);
-    fuzz!(cvtdq2ps_matches_host, "cvtdq2ps xmm0, [rdi + 16]", rand_ps, 5000);
+    fuzz!(
+        cvtdq2ps_matches_host,
+        "cvtdq2ps xmm0, [rdi + 16]",
+        rand_ps,
+        5000
+    );
     fuzz!(cvtps2dq_matches_host, "cvtps2dq xmm0, xmm1", rand_ps, 10000);
-    fuzz!(cvttps2dq_matches_host, "cvttps2dq xmm0, xmm1", rand_ps, 10000);
-    fuzz!(cvtdq2pd_matches_host, "cvtdq2pd xmm0, qword ptr [rdi + 16]", rand_pd, 2000);
+    fuzz!(
+        cvttps2dq_matches_host,
+        "cvttps2dq xmm0, xmm1",
+        rand_ps,
+        10000
+    );
+    fuzz!(
+        cvtdq2pd_matches_host,
+        "cvtdq2pd xmm0, qword ptr [rdi + 16]",
+        rand_pd,
+        2000
+    );
     fuzz!(cvtpd2dq_matches_host, "cvtpd2dq xmm0, xmm1", rand_pd, 10000);
-    fuzz!(cvttpd2dq_matches_host, "cvttpd2dq xmm0, [rdi]", rand_pd, 10000);
+    fuzz!(
+        cvttpd2dq_matches_host,
+        "cvttpd2dq xmm0, [rdi]",
+        rand_pd,
+        10000
+    );
+
+    /// Every pair of conversion-boundary values in every MXCSR mode.
+    macro_rules! specials {
+        ($name:ident, $insn:literal, $values:expr) => {
+            #[test]
+            fn $name() {
+                let mut emu = Emu::new();
+                let values: &[u64] = &$values;
+                for &a in values {
+                    for &b in values {
+                        for k in 0..32u32 {
+                            let mx = sweep_mxcsr(k);
+                            let mut st = State::new(
+                                a as u128 | (b as u128) << 64,
+                                b as u128 | (a as u128) << 64,
+                                mx,
+                            );
+                            st.rax = a;
+                            st.rcx = b;
+                            check_insn!(emu, $insn, &st);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /// binary32 values around the i32/i64 limits, halves, NaNs, denormals.
+    const PS_EDGES: [u64; 14] = [
+        0x4f00_0000,
+        0xcf00_0000,
+        0x4eff_ffff,
+        0xcf00_0001,
+        0x5f00_0000,
+        0xdf00_0000,
+        0x3f00_0000,
+        0xbfc0_0000,
+        0x4020_0000,
+        0x0000_0001,
+        0x8000_0001,
+        0x7fc0_0001,
+        0xff80_0001,
+        0x7f80_0000,
+    ];
+    /// binary64 values around the i32/i64 limits and the f32 range.
+    const PD_EDGES: [u64; 16] = [
+        0x41df_ffff_ffe0_0000,
+        0x41df_ffff_fff0_0000,
+        0xc1e0_0000_0000_0000,
+        0xc1e0_0000_0010_0000,
+        0x43e0_0000_0000_0000,
+        0xc3e0_0000_0000_0000,
+        0x3fe0_0000_0000_0000,
+        0xbff8_0000_0000_0000,
+        0x47ef_ffff_f000_0000,
+        0x47ef_ffff_e000_0001,
+        0x3810_0000_0000_0000,
+        0x380f_ffff_f000_0000,
+        0x369f_ffff_ffff_ffff,
+        0x0000_0000_0000_0001,
+        0x7ff4_0000_1234_5678,
+        0xfff0_0000_0000_0000,
+    ];
+    /// Integers around the binary32/binary64 precision limits.
+    const INT_EDGES: [u64; 10] = [
+        0,
+        1,
+        u64::MAX,
+        1 << 63,
+        (1 << 63) - 1,
+        0x0100_0001,
+        0x7fff_ffc1,
+        0x8000_0040,
+        0x0020_0000_0000_0001,
+        0xffdf_ffff_ffff_ffff,
+    ];
+
+    specials!(cvtss2si_specials_match_host, "cvtss2si eax, xmm0", PS_EDGES);
+    specials!(
+        cvttss2si_specials_match_host,
+        "cvttss2si rax, xmm0",
+        PS_EDGES
+    );
+    specials!(
+        cvtps2dq_specials_match_host,
+        "cvtps2dq xmm0, xmm1",
+        PS_EDGES
+    );
+    specials!(
+        cvtps2pd_specials_match_host,
+        "cvtps2pd xmm0, xmm1",
+        PS_EDGES
+    );
+    specials!(cvtsd2si_specials_match_host, "cvtsd2si eax, xmm0", PD_EDGES);
+    specials!(
+        cvttsd2si_specials_match_host,
+        "cvttsd2si rax, xmm0",
+        PD_EDGES
+    );
+    specials!(
+        cvtpd2dq_specials_match_host,
+        "cvtpd2dq xmm0, xmm1",
+        PD_EDGES
+    );
+    specials!(
+        cvttpd2dq_specials_match_host,
+        "cvttpd2dq xmm0, xmm1",
+        PD_EDGES
+    );
+    specials!(
+        cvtpd2ps_specials_match_host,
+        "cvtpd2ps xmm0, xmm1",
+        PD_EDGES
+    );
+    specials!(
+        cvtsd2ss_specials_match_host,
+        "cvtsd2ss xmm0, xmm1",
+        PD_EDGES
+    );
+    specials!(
+        cvtsi2ss_specials_match_host,
+        "cvtsi2ss xmm0, rax",
+        INT_EDGES
+    );
+    specials!(
+        cvtsi2sd_specials_match_host,
+        "cvtsi2sd xmm0, rcx",
+        INT_EDGES
+    );
+    specials!(
+        cvtsi2ss32_specials_match_host,
+        "cvtsi2ss xmm0, ecx",
+        INT_EDGES
+    );
+    specials!(
+        cvtdq2ps_specials_match_host,
+        "cvtdq2ps xmm0, xmm1",
+        INT_EDGES
+    );
 }

@@ -22,8 +22,8 @@ const HIGH64: u128 = LOW64 << 64;
 /// The handler for an XMM move, if `i` is one.
 pub fn resolve(i: &Instruction) -> Option<Handler> {
     use Mnemonic as M;
-    let mmx = (0..i.op_count())
-        .any(|n| i.op_kind(n) == OpKind::Register && i.op_register(n).is_mm());
+    let mmx =
+        (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Register && i.op_register(n).is_mm());
     if mmx {
         return None;
     }
@@ -276,14 +276,14 @@ mod tests {
     use crate::Exception;
 
     fn random_state(rng: &mut Rng) -> State {
-        let r = |rng: &mut Rng| rng.next() as u128 | (rng.next() as u128) << 64;
+        let r = |rng: &mut Rng| rng.bits() as u128 | (rng.bits() as u128) << 64;
         let mut st = State::new(r(rng), r(rng), 0x1f80);
         st.xmm[2] = r(rng);
         st.xmm[3] = r(rng);
-        st.rax = rng.next();
-        st.rcx = rng.next();
+        st.rax = rng.bits();
+        st.rcx = rng.bits();
         for b in st.mem.iter_mut() {
-            *b = rng.next() as u8;
+            *b = rng.bits() as u8;
         }
         st
     }
@@ -399,7 +399,7 @@ mod tests {
         let mut rng = Rng::new(99);
         for _ in 0..200 {
             let mut st = random_state(&mut rng);
-            let v = (rng.next() as u32) & 0xffff;
+            let v = (rng.bits() as u32) & 0xffff;
             st.mem[..4].copy_from_slice(&v.to_le_bytes());
             let out = check_insn!(emu, "ldmxcsr [rdi]", &st);
             assert_eq!(out.mxcsr, v);
@@ -433,7 +433,11 @@ mod tests {
             &[0xf3, 0x0f, 0x16, 0x47, 0x08],
             &[0x0f, 0x58, 0x47, 0x08],
         ] {
-            assert_eq!(emu.run(code, &st), Err(Exception::GeneralProtection(0)), "{code:x?}");
+            assert_eq!(
+                emu.run(code, &st),
+                Err(Exception::GeneralProtection(0)),
+                "{code:x?}"
+            );
         }
         // movups xmm0, [rdi+8] is fine.
         assert!(emu.run(&[0x0f, 0x10, 0x47, 0x08], &st).is_ok());
@@ -444,8 +448,16 @@ mod tests {
         let mut emu = Emu::new();
         let st = State::new(1, 2, 0x1f80);
         // movd mm0, eax; movq mm0, [rdi]; cvtpi2ps xmm0, mm1
-        for code in [&[0x0f, 0x6e, 0xc0][..], &[0x0f, 0x6f, 0x07], &[0x0f, 0x2a, 0xc1]] {
-            assert_eq!(emu.run(code, &st), Err(Exception::InvalidOpcode), "{code:x?}");
+        for code in [
+            &[0x0f, 0x6e, 0xc0][..],
+            &[0x0f, 0x6f, 0x07],
+            &[0x0f, 0x2a, 0xc1],
+        ] {
+            assert_eq!(
+                emu.run(code, &st),
+                Err(Exception::InvalidOpcode),
+                "{code:x?}"
+            );
         }
     }
 

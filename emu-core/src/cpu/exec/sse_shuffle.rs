@@ -39,7 +39,12 @@ fn shufps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let (d, a, b) = operands(core, i)?;
     let (a, b) = (u32x4(a), u32x4(b));
     let imm = i.immediate8() as usize;
-    core.xmm[d] = from_u32x4([a[imm & 3], a[imm >> 2 & 3], b[imm >> 4 & 3], b[imm >> 6 & 3]]);
+    core.xmm[d] = from_u32x4([
+        a[imm & 3],
+        a[imm >> 2 & 3],
+        b[imm >> 4 & 3],
+        b[imm >> 6 & 3],
+    ]);
     Ok(())
 }
 
@@ -91,7 +96,7 @@ mod tests {
                 let mut emu = Emu::new();
                 let mut rng = Rng::new(0x5417 ^ line!() as u64);
                 for _ in 0..200 {
-                    let r = |rng: &mut Rng| rng.next() as u128 | (rng.next() as u128) << 64;
+                    let r = |rng: &mut Rng| rng.bits() as u128 | (rng.bits() as u128) << 64;
                     let mut st = State::new(r(&mut rng), r(&mut rng), 0x1f80);
                     st.mem[..16].copy_from_slice(&r(&mut rng).to_le_bytes());
                     check_insn!(emu, $insn, &st);

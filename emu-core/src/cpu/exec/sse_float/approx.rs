@@ -74,8 +74,8 @@ pub fn rsqrt(_env: &mut Env, x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host_run;
     use crate::cpu::exec::sse_float::oracle::State;
+    use crate::host_run;
 
     /// The host's result fraction for each of the 4096 input fractions
     /// 1.iii (plus `base`'s exponent), checking the result's exponent is 2^-1.
@@ -114,9 +114,17 @@ mod tests {
         for (name, doc, table) in [
             ("RCP", "1/1.f", host_table(0x3f80_0000, false)),
             ("RSQRT_EVEN", "1/sqrt(1.f)", host_table(0x3f80_0000, true)),
-            ("RSQRT_ODD", "1/sqrt(2 * 1.f)", host_table(0x4000_0000, true)),
+            (
+                "RSQRT_ODD",
+                "1/sqrt(2 * 1.f)",
+                host_table(0x4000_0000, true),
+            ),
         ] {
-            writeln!(s, "/// Fraction bits of {doc} as 1.t * 2^-1, by the top 12 bits of f.").unwrap();
+            writeln!(
+                s,
+                "/// Fraction bits of {doc} as 1.t * 2^-1, by the top 12 bits of f."
+            )
+            .unwrap();
             writeln!(s, "#[rustfmt::skip]\npub static {name}: [u16; 4096] = [").unwrap();
             for row in table.chunks(16) {
                 let items: Vec<String> = row.iter().map(|v| format!("{v:#05x}")).collect();
@@ -124,7 +132,10 @@ mod tests {
             }
             s.push_str("];\n\n");
         }
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cpu/exec/sse_float/approx_tables.rs");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/cpu/exec/sse_float/approx_tables.rs"
+        );
         std::fs::write(path, s.trim_end().to_owned() + "\n").unwrap();
     }
 }

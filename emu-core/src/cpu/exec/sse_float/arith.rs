@@ -147,7 +147,7 @@ pub fn div<F: Format>(env: &mut Env, a: u64, b: u64) -> u64 {
     let (_, eb, mb) = unpack::<F>(b);
     let num = (ma as u128) << 74;
     let den = mb as u128;
-    let q = num / den | (num % den != 0) as u128;
+    let q = (num / den) | (!num.is_multiple_of(den)) as u128;
     let lz = q.leading_zeros();
     round_pack::<F>(env, sbit != 0, ea - eb - 74 + 127 - lz as i32, q << lz)
 }
@@ -227,5 +227,72 @@ pub fn less<F: Format>(a: u64, b: u64) -> bool {
         (true, true) => ma > mb,
         (true, false) => true,
         (false, true) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::exec::sse_float::oracle::{rand_f32, rand_f64, Rng};
+    use crate::cpu::exec::sse_float::{mxcsr, F32, F64};
+
+    /// With all exceptions masked and round-to-nearest, IEEE 754 fixes every
+    /// finite and infinite result; Rust's own arithmetic is the oracle (NaN
+    /// results are x86-specific and checked against the host elsewhere).
+    #[test]
+    fn nearest_results_equal_ieee_754() {
+        let mut rng = Rng::new(7);
+        for _ in 0..100_000 {
+            let (a, b) = (rand_f64(&mut rng), rand_f64(&mut rng));
+            let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+            let mut env = Env::new(mxcsr::DEFAULT);
+            for (ours, ieee) in [
+                (add::<F64>(&mut env, a, b), x + y),
+                (sub::<F64>(&mut env, a, b), x - y),
+                (mul::<F64>(&mut env, a, b), x * y),
+                (div::<F64>(&mut env, a, b), x / y),
+                (sqrt::<F64>(&mut env, a), x.sqrt()),
+            ] {
+                if !ieee.is_nan() {
+                    assert_eq!(ours, ieee.to_bits(), "{a:#x} {b:#x}");
+                }
+            }
+            let (a, b) = (rand_f32(&mut rng) as u64, rand_f32(&mut rng) as u64);
+            let (x, y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
+            for (ours, ieee) in [
+                (add::<F32>(&mut env, a, b), x + y),
+                (mul::<F32>(&mut env, a, b), x * y),
+                (div::<F32>(&mut env, a, b), x / y),
+                (sqrt::<F32>(&mut env, a), x.sqrt()),
+            ] {
+                if !ieee.is_nan() {
+                    assert_eq!(ours, ieee.to_bits() as u64, "{a:#x} {b:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn directed_rounding_brackets_the_exact_sum() {
+        // 1 + 2^-60 is between 1 and its successor.
+        let (one, tiny) = (0x3ff0_0000_0000_0000u64, 0x3c30_0000_0000_0000u64);
+        let run = |rc: u32| {
+            let mut env = Env::new(mxcsr::DEFAULT | rc << mxcsr::RC_SHIFT);
+            (add::<F64>(&mut env, one, tiny), env.flags)
+        };
+        assert_eq!(run(0), (one, mxcsr::PE));
+        assert_eq!(run(1), (one, mxcsr::PE));
+        assert_eq!(run(2), (one + 1, mxcsr::PE));
+        assert_eq!(run(3), (one, mxcsr::PE));
+    }
+
+    #[test]
+    fn exact_cancellation_gives_minus_zero_only_rounding_down() {
+        let a = 0x4000_0000u64;
+        let mut env = Env::new(mxcsr::DEFAULT);
+        assert_eq!(sub::<F32>(&mut env, a, a), 0);
+        let mut env = Env::new(mxcsr::DEFAULT | 1 << mxcsr::RC_SHIFT);
+        assert_eq!(sub::<F32>(&mut env, a, a), F32::SIGN);
+        assert_eq!(env.flags, 0);
     }
 }

@@ -4,8 +4,7 @@
 
 use super::round::{round_bits, round_pack, round_pack_rc, unpack, Rounding};
 use super::{
-    exp_field, is_denormal, is_inf, is_nan, is_snan, is_zero, mxcsr, quiet, Env, Format, F32,
-    F64,
+    exp_field, is_denormal, is_inf, is_nan, is_snan, is_zero, mxcsr, quiet, Env, Format, F32, F64,
 };
 
 /// Converts `x` to a signed integer of `bits` (32 or 64) with rounding
@@ -41,7 +40,11 @@ pub fn to_int<F: Format>(env: &mut Env, x: u64, bits: u32, rc: Rounding) -> u64 
     if inexact {
         env.raise(mxcsr::PE);
     }
-    let v = if neg { (n as u64).wrapping_neg() } else { n as u64 };
+    let v = if neg {
+        (n as u64).wrapping_neg()
+    } else {
+        n as u64
+    };
     if bits == 32 {
         v & 0xffff_ffff
     } else {

@@ -5,7 +5,7 @@
 //! Values travel as raw bit patterns in a `u64` (binary32 in the low 32
 //! bits); [`Format`] (implemented by [`F32`] and [`F64`]) supplies the field
 //! widths. Each lane operation takes an [`Env`] holding the instruction's
-//! MXCSR and accumulates the exception flags it raises; [`Env::commit`] then
+//! MXCSR and accumulates the exception flags it raises; [`Env::record`] then
 //! applies the x86 rules for a whole (possibly packed) instruction.
 //!
 //! x86 rules implemented here (SDM Vol. 1, 4.8-4.9 and 10.2.3; AMD APM
@@ -38,8 +38,6 @@ use crate::mmu::cr4;
 
 #[cfg(test)]
 pub mod oracle;
-#[cfg(test)]
-mod probe;
 
 pub use round::Rounding;
 
@@ -214,20 +212,17 @@ impl Env {
     }
 
     /// Records the raised flags into `mxcsr` with the x86 precedence
-    /// rules. `Err(())` means an unmasked exception: the instruction must
-    /// raise #XM and leave its destination unchanged.
+    /// rules. Returns `true` for an unmasked exception: the instruction must
+    /// then raise #XM and leave its destination unchanged.
     #[inline(always)]
-    pub fn commit(&self, mxcsr: &mut u32) -> Result<(), ()> {
+    pub fn record(&self, mxcsr: &mut u32) -> bool {
         let unmasked = self.flags & !(self.mxcsr >> mxcsr::MASK_SHIFT) & mxcsr::FLAGS;
         if unmasked & mxcsr::PRE != 0 {
             *mxcsr |= self.flags & mxcsr::PRE;
-            return Err(());
+            return true;
         }
         *mxcsr |= self.flags;
-        if unmasked != 0 {
-            return Err(());
-        }
-        Ok(())
+        unmasked != 0
     }
 
     /// The result for NaN operand(s) `a` (first source) and `b`: the first
@@ -260,14 +255,14 @@ pub fn commit(core: &mut Core, env: &Env) -> Result<(), Stop> {
     if env.flags == 0 {
         return Ok(());
     }
-    match env.commit(&mut core.mxcsr) {
-        Ok(()) => Ok(()),
-        Err(()) => Err(Stop::Fault(if core.mmu.cr4() & cr4::OSXMMEXCPT != 0 {
-            Exception::SimdFloat
-        } else {
-            Exception::InvalidOpcode
-        })),
+    if !env.record(&mut core.mxcsr) {
+        return Ok(());
     }
+    Err(Stop::Fault(if core.mmu.cr4() & cr4::OSXMMEXCPT != 0 {
+        Exception::SimdFloat
+    } else {
+        Exception::InvalidOpcode
+    }))
 }
 
 /// Applies `f` to each pair of lanes of format `F` (4 binary32 or 2

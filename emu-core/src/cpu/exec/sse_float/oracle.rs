@@ -276,7 +276,7 @@ impl Rng {
         Self(seed | 1)
     }
     /// Next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn bits(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -284,7 +284,7 @@ impl Rng {
     }
     /// A value below `n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.bits() % n
     }
 }
 
@@ -297,7 +297,7 @@ pub fn rand_float(rng: &mut Rng, exp: u32, frac: u32) -> u64 {
     let emax = (1u64 << exp) - 1;
     let bias = emax >> 1;
     let fmask = (1u64 << frac) - 1;
-    let sign = rng.next() & 1;
+    let sign = rng.bits() & 1;
     let e = match rng.below(12) {
         0 => 0,
         1 => emax,
@@ -313,9 +313,9 @@ pub fn rand_float(rng: &mut Rng, exp: u32, frac: u32) -> u64 {
         1 => fmask,
         2 => 1 << rng.below(frac as u64),
         3 => fmask >> rng.below(frac as u64),
-        4 => (rng.next() & fmask) & !((1u64 << rng.below(frac as u64)) - 1),
-        5 => 1 << (frac - 1) | (rng.next() & 3),
-        _ => rng.next() & fmask,
+        4 => (rng.bits() & fmask) & !((1u64 << rng.below(frac as u64)) - 1),
+        5 => 1 << (frac - 1) | (rng.bits() & 3),
+        _ => rng.bits() & fmask,
     };
     sign << (exp + frac) | e << frac | f
 }
@@ -337,16 +337,23 @@ pub fn rand_mxcsr(rng: &mut Rng) -> u32 {
     let daz = (rng.below(2) as u32) << 6;
     let ftz = (rng.below(2) as u32) << 15;
     let masks = if rng.below(3) == 0 {
-        (rng.next() as u32) & 0x1f80
+        (rng.bits() as u32) & 0x1f80
     } else {
         0x1f80
     };
     let flags = if rng.below(4) == 0 {
-        (rng.next() as u32) & 0x3f
+        (rng.bits() as u32) & 0x3f
     } else {
         0
     };
     rc | daz | ftz | masks | flags
+}
+
+/// Mode `k` (0..32) of an exhaustive sweep: the rounding mode (bits 1:0),
+/// DAZ (bit 2), FTZ (bit 3), and all exceptions masked or all unmasked (bit 4).
+pub fn sweep_mxcsr(k: u32) -> u32 {
+    let masks = if k & 16 != 0 { 0 } else { 0x1f80 };
+    ((k & 3) << 13) | ((k >> 2 & 1) * 0x40) | ((k >> 3 & 1) * 0x8000) | masks
 }
 
 /// Four random f32 lanes, sometimes sharing exponents with `other` so that

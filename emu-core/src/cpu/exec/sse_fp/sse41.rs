@@ -5,7 +5,9 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::super::sse_common::{check_sse, read_xmm_m128, read_xmm_mem, xmm_index};
 use super::super::sse_float::convert::round_to_int;
-use super::super::sse_float::{arith, commit, lane, map2, with_lane, Env, Format, Rounding, F32, F64};
+use super::super::sse_float::{
+    arith, commit, lane, map2, with_lane, Env, Format, Rounding, F32, F64,
+};
 use super::super::Handler;
 use crate::cpu::core::Core;
 use crate::cpu::exception::Stop;
@@ -185,7 +187,10 @@ fn insertps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 /// EXTRACTPS: lane imm8[1:0] to r32/r64 (zero-extended) or m32.
 fn extractps(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     check_sse(core)?;
-    let v = lane::<F32>(core.xmm[xmm_index(i.op1_register())], (i.immediate8() & 3) as u32);
+    let v = lane::<F32>(
+        core.xmm[xmm_index(i.op1_register())],
+        (i.immediate8() & 3) as u32,
+    );
     if i.op0_kind() == OpKind::Register {
         core.set_reg(i.op0_register(), v);
     } else {

@@ -295,3 +295,49 @@ pub fn with_lane<F: Format>(v: u128, n: u32, x: u64) -> u128 {
     let mask = ((1u128 << bits) - 1) << (n * bits);
     (v & !mask) | ((x as u128) << (n * bits) & mask)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::GuestRam;
+
+    fn core_with_cr4(cr4_bits: u64) -> Core {
+        let mut core = Core::new(GuestRam::new(1 << 20).expect("ram"));
+        core.mmu.set_cr4(cr4_bits);
+        core
+    }
+
+    #[test]
+    fn unmasked_exception_is_simd_fault_with_osxmmexcpt() {
+        let mut core = core_with_cr4(cr4::OSFXSR | cr4::OSXMMEXCPT);
+        core.mxcsr = mxcsr::DEFAULT & !(mxcsr::IE << mxcsr::MASK_SHIFT);
+        let mut env = Env::new(core.mxcsr);
+        env.raise(mxcsr::IE);
+        assert_eq!(
+            commit(&mut core, &env),
+            Err(Stop::Fault(Exception::SimdFloat))
+        );
+        assert_eq!(core.mxcsr & mxcsr::FLAGS, mxcsr::IE);
+    }
+
+    #[test]
+    fn unmasked_exception_is_invalid_opcode_without_osxmmexcpt() {
+        let mut core = core_with_cr4(cr4::OSFXSR);
+        core.mxcsr = mxcsr::DEFAULT & !(mxcsr::PE << mxcsr::MASK_SHIFT);
+        let mut env = Env::new(core.mxcsr);
+        env.raise(mxcsr::PE);
+        assert_eq!(
+            commit(&mut core, &env),
+            Err(Stop::Fault(Exception::InvalidOpcode))
+        );
+    }
+
+    #[test]
+    fn masked_exceptions_only_set_sticky_flags() {
+        let mut core = core_with_cr4(cr4::OSFXSR | cr4::OSXMMEXCPT);
+        let mut env = Env::new(core.mxcsr);
+        env.raise(mxcsr::OE | mxcsr::PE);
+        assert_eq!(commit(&mut core, &env), Ok(()));
+        assert_eq!(core.mxcsr, mxcsr::DEFAULT | mxcsr::OE | mxcsr::PE);
+    }
+}

@@ -72,10 +72,18 @@ pub mod ext1_edx {
 }
 
 /// What this CPU advertises. Extend a mask only when its family is complete.
-pub const LEAF1_EDX: u32 =
-    leaf1_edx::FPU | leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
-/// Leaf 1 ECX as advertised.
-pub const LEAF1_ECX: u32 = 0;
+/// x87, SSE and SSE2 (floating point and moves: sse_move, sse_fp,
+/// sse_convert, sse_shuffle; packed integer: sse_int).
+pub const LEAF1_EDX: u32 = leaf1_edx::FPU
+    | leaf1_edx::TSC
+    | leaf1_edx::CX8
+    | leaf1_edx::CMOV
+    | leaf1_edx::FXSR
+    | leaf1_edx::SSE
+    | leaf1_edx::SSE2;
+/// Leaf 1 ECX as advertised. SSE3: addsub, hadd/hsub, movddup/movshdup/
+/// movsldup, lddqu (SSE families) and fisttp (x87).
+pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3;
 /// Leaf 7 EBX as advertised.
 pub const LEAF7_EBX: u32 = 0;
 /// Leaf 0x8000_0001 ECX as advertised.
@@ -130,6 +138,14 @@ mod tests {
             v.extend_from_slice(&r.to_le_bytes());
         }
         assert_eq!(&v, VENDOR);
+    }
+
+    #[test]
+    fn sse_sse2_sse3_are_advertised() {
+        let [_, _, ecx, edx] = cpuid(1, 0);
+        assert_ne!(edx & leaf1_edx::SSE, 0);
+        assert_ne!(edx & leaf1_edx::SSE2, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE3, 0);
     }
 
     #[test]

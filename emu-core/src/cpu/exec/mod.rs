@@ -28,6 +28,7 @@ pub mod sse42_string;
 pub mod sse4_int;
 pub mod sse_common;
 pub mod sse_convert;
+pub mod sse_float;
 pub mod sse_fp;
 pub mod sse_int;
 pub mod sse_move;

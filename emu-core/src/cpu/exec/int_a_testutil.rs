@@ -277,9 +277,8 @@ impl Oracle {
             ),
         };
         let keep = bits::ARITH & !undefined;
-        let same = want.gpr == got.gpr
-            && want.rflags & keep == got.rflags & keep
-            && want.mem == got.mem;
+        let same =
+            want.gpr == got.gpr && want.rflags & keep == got.rflags & keep && want.mem == got.mem;
         if !same {
             let diff_at = want.mem.iter().zip(&got.mem).position(|(a, b)| a != b);
             panic!(

@@ -235,6 +235,16 @@ impl Oracle {
     /// Runs the instruction under emulation; `Err` with the exit when it does
     /// not reach the `int3` that follows it.
     pub fn emulate(&mut self, s: &State) -> Result<State, Exit> {
+        let (exit, rip, out) = self.emulate_any(s);
+        if exit != Exit::Breakpoint || rip != self.bytes.len() as u64 + 1 {
+            return Err(exit);
+        }
+        Ok(out)
+    }
+
+    /// Runs the instruction under emulation and returns how the run ended,
+    /// RIP relative to the instruction, and the state, whatever happened.
+    pub fn emulate_any(&mut self, s: &State) -> (Exit, u64, State) {
         let cpu = &mut self.cpu;
         cpu.write_virt(DATA, &s.mem).expect("write data");
         for (i, g) in Gpr::ALL.iter().enumerate() {
@@ -248,9 +258,6 @@ impl Oracle {
             max_instructions: 100,
             stop_at: None,
         });
-        if exit != Exit::Breakpoint || cpu.rip() != CODE + self.bytes.len() as u64 + 1 {
-            return Err(exit);
-        }
         let mut out = State {
             gpr: [0; 16],
             rflags: cpu.rflags() & bits::ARITH,
@@ -262,7 +269,16 @@ impl Oracle {
         out.gpr[MEM_BASE] = out.gpr[MEM_BASE].wrapping_sub(DATA);
         out.gpr[RSP] = s.gpr[RSP];
         cpu.read_virt(DATA, &mut out.mem).expect("read data");
-        Ok(out)
+        (exit, cpu.rip().wrapping_sub(CODE), out)
+    }
+
+    /// Asserts that the instruction raises `e` under emulation, precisely:
+    /// RIP at the instruction and registers, flags and memory unchanged.
+    pub fn assert_faults(&mut self, s: &State, e: crate::cpu::Exception) {
+        let (exit, rip, out) = self.emulate_any(s);
+        assert_eq!(exit, Exit::Exception(e), "{:02x?} input {s:?}", self.bytes);
+        assert_eq!(rip, 0, "{:02x?}: RIP moved", self.bytes);
+        assert_eq!(&out, s, "{:02x?}: state changed by a fault", self.bytes);
     }
 
     /// Runs both and panics with a description unless registers, memory and
@@ -423,11 +439,13 @@ pub fn insn(code: Code, ops: &[Op]) -> Instruction {
             Op::R(r) => Instruction::with1(code, r),
             Op::M(d) => Instruction::with1(code, mem(d)),
             Op::I(i) => Instruction::with1(code, i),
+            Op::S(i) => Instruction::with1(code, i),
         },
         [a, b] => match (a, b) {
             (Op::R(x), Op::R(y)) => Instruction::with2(code, x, y),
             (Op::R(x), Op::M(d)) => Instruction::with2(code, x, mem(d)),
             (Op::R(x), Op::I(i)) => Instruction::with2(code, x, i),
+            (Op::R(x), Op::S(i)) => Instruction::with2(code, x, i),
             (Op::M(d), Op::R(y)) => Instruction::with2(code, mem(d), y),
             (Op::M(d), Op::I(i)) => Instruction::with2(code, mem(d), i),
             _ => panic!("unsupported operand shape"),
@@ -436,8 +454,10 @@ pub fn insn(code: Code, ops: &[Op]) -> Instruction {
             (Op::R(x), Op::R(y), Op::R(z)) => Instruction::with3(code, x, y, z),
             (Op::R(x), Op::R(y), Op::M(d)) => Instruction::with3(code, x, y, mem(d)),
             (Op::R(x), Op::R(y), Op::I(i)) => Instruction::with3(code, x, y, i),
+            (Op::R(x), Op::R(y), Op::S(i)) => Instruction::with3(code, x, y, i),
             (Op::R(x), Op::M(d), Op::R(z)) => Instruction::with3(code, x, mem(d), z),
             (Op::R(x), Op::M(d), Op::I(i)) => Instruction::with3(code, x, mem(d), i),
+            (Op::R(x), Op::M(d), Op::S(i)) => Instruction::with3(code, x, mem(d), i),
             (Op::M(d), Op::R(y), Op::R(z)) => Instruction::with3(code, mem(d), y, z),
             (Op::M(d), Op::R(y), Op::I(i)) => Instruction::with3(code, mem(d), y, i),
             _ => panic!("unsupported operand shape"),
@@ -454,8 +474,10 @@ pub enum Op {
     R(Register),
     /// `[rbx + disp]`.
     M(i64),
-    /// An immediate.
+    /// An unsigned immediate.
     I(u32),
+    /// A signed (sign-extended) immediate.
+    S(i32),
 }
 
 #[cfg(test)]

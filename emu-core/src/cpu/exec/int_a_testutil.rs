@@ -158,11 +158,6 @@ fn reg_add(r: Register, n: usize) -> Register {
         .expect("register index in range")
 }
 
-/// The GPR index of a 64-bit, 32-bit, 16-bit or low-8-bit register.
-pub fn gpr_index(r: Register) -> usize {
-    r.full_register().number()
-}
-
 /// Picks `n` distinct GPR indices excluding RSP and RBX (the memory base).
 pub fn pick_regs(rng: &mut Rng, n: usize) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();

@@ -197,7 +197,7 @@ fn scan<const OP: u8, const W: u32, const MEM: bool>(
                 core.set_reg_w::<W>(dst, u64::from(index));
             }
             let mut f = if zero { bits::ZF } else { 0 };
-            if index.count_ones() % 2 == 0 {
+            if index.count_ones().is_multiple_of(2) {
                 f |= bits::PF;
             }
             core.flags.set_all_arith(f);

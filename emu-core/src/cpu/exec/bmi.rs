@@ -125,7 +125,7 @@ fn exec<const OP: u8, const W: u32, const MEM: bool>(
             if res == 0 {
                 f |= bits::ZF;
             }
-            if (res as u8).count_ones() % 2 == 0 {
+            if (res as u8).count_ones().is_multiple_of(2) {
                 f |= bits::PF;
             }
             core.flags.set_all_arith(f);

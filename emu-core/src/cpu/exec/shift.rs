@@ -136,7 +136,7 @@ fn szp<const W: u32>(res: u64) -> u64 {
     if res == 0 {
         f |= bits::ZF;
     }
-    if (res as u8).count_ones() % 2 == 0 {
+    if (res as u8).count_ones().is_multiple_of(2) {
         f |= bits::PF;
     }
     f

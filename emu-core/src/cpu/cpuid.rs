@@ -74,11 +74,11 @@ pub mod ext1_edx {
 /// What this CPU advertises. Extend a mask only when its family is complete.
 pub const LEAF1_EDX: u32 = leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
 /// Leaf 1 ECX as advertised.
-pub const LEAF1_ECX: u32 = 0;
+pub const LEAF1_ECX: u32 = leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
-pub const LEAF7_EBX: u32 = 0;
+pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
 /// Leaf 0x8000_0001 ECX as advertised.
-pub const EXT1_ECX: u32 = 0;
+pub const EXT1_ECX: u32 = ext1_ecx::ABM;
 /// Leaf 0x8000_0001 EDX as advertised.
 pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
 

@@ -13,6 +13,7 @@ use super::exception::{Exception, Stop};
 use super::flags::Flags;
 use super::fpu::Fpu;
 use super::regs;
+use super::system_regs::{Io, NoIo, SystemRegs};
 use crate::memory::GuestRam;
 use crate::mmu::{Access, Mmu, Privilege};
 
@@ -73,6 +74,13 @@ pub struct Core {
     pub extra_cycles: u64,
     /// `syscall` stops the run with `Exit::Syscall` instead of using LSTAR.
     pub syscall_exits: bool,
+    /// Exceptions and interrupts are delivered through the IDT (system
+    /// mode) instead of stopping the run (library mode).
+    pub deliver_exceptions: bool,
+    /// Descriptor tables, TSS, syscall MSRs, CR2, CR8.
+    pub sys: SystemRegs,
+    /// Ports, device MSRs and interrupt lines.
+    pub io: Box<dyn Io>,
 }
 
 /// A value read from or written to a sized operand.
@@ -98,6 +106,9 @@ impl Core {
             icount: 0,
             extra_cycles: 0,
             syscall_exits: true,
+            deliver_exceptions: false,
+            sys: SystemRegs::default(),
+            io: Box::new(NoIo),
         }
     }
 
@@ -161,6 +172,31 @@ impl Core {
     fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
         let p = self.privilege();
         self.mmu.translate(&mut self.ram, addr, access, p)
+    }
+
+    /// Reads a quadword as a supervisor-mode (implicit) access: descriptor
+    /// tables, the TSS, interrupt frames.
+    pub fn read_u64_sys(&mut self, addr: u64) -> Result<u64, Exception> {
+        let cpl = std::mem::replace(&mut self.cpl, 0);
+        let r = self.read_u64(addr);
+        self.cpl = cpl;
+        r
+    }
+
+    /// Writes a quadword as a supervisor-mode (implicit) access.
+    pub fn write_u64_sys(&mut self, addr: u64, v: u64) -> Result<(), Exception> {
+        let cpl = std::mem::replace(&mut self.cpl, 0);
+        let r = self.write_u64(addr, v);
+        self.cpl = cpl;
+        r
+    }
+
+    /// Copies RFLAGS.AC into the MMU (SMAP); call after any RFLAGS change
+    /// that can flip AC (popf, iretq, sysret, stac, clac, delivery).
+    #[inline]
+    pub fn sync_ac(&mut self) {
+        let ac = self.flags.bit(super::flags::bits::AC);
+        self.mmu.set_ac(ac);
     }
 
     /// Reads `N` bytes at virtual `addr`.

@@ -89,10 +89,19 @@ pub const VENDOR: &[u8; 12] = b"LockstepVCPU";
 pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     match leaf {
-        0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
+        0 => [
+            0x16,
+            le(&VENDOR[0..4]),
+            le(&VENDOR[8..12]),
+            le(&VENDOR[4..8]),
+        ],
         // Family 6, model 0x0f, stepping 1; CLFLUSH line size 8 (x8 = 64 bytes).
         1 => [0x0000_06f1, 0x0000_0800, LEAF1_ECX, LEAF1_EDX],
         7 if subleaf == 0 => [0, LEAF7_EBX, 0, 0],
+        // TSC = crystal (ECX Hz) * EBX / EAX: 1 GHz, one cycle per nanosecond.
+        0x15 => [1, 1, emu_abi::timekeeping::TSC_HZ as u32, 0],
+        // Base, maximum and bus frequency in MHz.
+        0x16 => [1000, 1000, 100, 0],
         0x8000_0000 => [0x8000_0008, 0, 0, 0],
         0x8000_0001 => [0, 0, EXT1_ECX, EXT1_EDX],
         0x8000_0002..=0x8000_0004 => {

@@ -23,6 +23,7 @@ pub(crate) mod int_a_testutil;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;
+pub mod privileged;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
@@ -47,7 +48,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 22] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 23] = [
         mov::resolve,
         alu::resolve,
         branch::resolve,
@@ -62,6 +63,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         string::resolve,
         misc::resolve,
         system::resolve,
+        privileged::resolve,
         sse_move::resolve,
         sse_fp::resolve,
         sse_convert::resolve,

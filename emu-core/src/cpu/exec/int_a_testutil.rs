@@ -12,7 +12,11 @@
 #![allow(unsafe_code)] // executes generated code on the host: the test oracle
 
 use iced_x86::code_asm::*;
-use iced_x86::{Code, Encoder, Instruction, MemoryOperand, Register};
+use std::sync::LazyLock;
+
+use iced_x86::{
+    Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, OpKind, Register,
+};
 
 use crate::cpu::flags::bits;
 use crate::cpu::{Cpu, CpuConfig, Exit, Gpr, RunLimit};
@@ -51,17 +55,24 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// Random GPRs and arithmetic flags, memory filled with random bytes, RBX
-    /// pointing at `mem_offset`.
+    /// Random GPRs and arithmetic flags, RBX pointing at `mem_offset`; the
+    /// memory is a fixed pseudo-random pattern with random bytes around
+    /// `mem_offset` (cheap to build for thousands of cases).
     pub fn random(rng: &mut Rng, mem_offset: u64) -> Self {
+        static PATTERN: LazyLock<Vec<u8>> = LazyLock::new(|| {
+            let mut r = Rng::new(0x5eed);
+            (0..MEM_LEN).map(|_| r.next() as u8).collect()
+        });
         let mut gpr = [0u64; 16];
         for g in gpr.iter_mut() {
             *g = rng.next();
         }
         gpr[RSP] = 0;
         gpr[MEM_BASE] = mem_offset;
-        let mut mem = vec![0u8; MEM_LEN];
-        for chunk in mem.chunks_mut(8) {
+        let mut mem = PATTERN.clone();
+        let start = (mem_offset as usize).saturating_sub(64).min(MEM_LEN);
+        let end = (mem_offset as usize + 128).min(MEM_LEN);
+        for chunk in mem[start..end].chunks_mut(8) {
             chunk.copy_from_slice(&rng.next().to_le_bytes()[..chunk.len()]);
         }
         Self {
@@ -176,6 +187,8 @@ pub struct Oracle {
     native: NativeCode,
     cpu: Cpu,
     host_mem: Vec<u8>,
+    /// Whether the code has a memory operand (else memory is not transferred).
+    uses_mem: bool,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -200,18 +213,25 @@ impl Oracle {
         let mut code = bytes.to_vec();
         code.push(0xcc);
         cpu.write_virt(CODE, &code).expect("write code");
+        let mut uses_mem = false;
+        for insn in Decoder::new(64, bytes, DecoderOptions::NONE) {
+            uses_mem |= (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory);
+        }
         Self {
             bytes: bytes.to_vec(),
             native: NativeCode::new(bytes),
             cpu,
             host_mem: vec![0; MEM_LEN],
+            uses_mem,
         }
     }
 
     /// Runs the instruction on the host CPU.
     pub fn native(&mut self, s: &State) -> State {
         let base = self.host_mem.as_ptr() as u64;
-        self.host_mem.copy_from_slice(&s.mem);
+        if self.uses_mem {
+            self.host_mem.copy_from_slice(&s.mem);
+        }
         let mut ctx = NativeCtx {
             gpr: s.gpr,
             rflags: (s.rflags & bits::ARITH) | bits::FIXED,
@@ -223,7 +243,11 @@ impl Oracle {
         State {
             gpr: ctx.gpr,
             rflags: ctx.rflags & bits::ARITH,
-            mem: self.host_mem.clone(),
+            mem: if self.uses_mem {
+                self.host_mem.clone()
+            } else {
+                s.mem.clone()
+            },
         }
     }
 
@@ -241,7 +265,9 @@ impl Oracle {
     /// RIP relative to the instruction, and the state, whatever happened.
     pub fn emulate_any(&mut self, s: &State) -> (Exit, u64, State) {
         let cpu = &mut self.cpu;
-        cpu.write_virt(DATA, &s.mem).expect("write data");
+        if self.uses_mem {
+            cpu.write_virt(DATA, &s.mem).expect("write data");
+        }
         for (i, g) in Gpr::ALL.iter().enumerate() {
             cpu.set_gpr(*g, s.gpr[i]);
         }
@@ -256,14 +282,16 @@ impl Oracle {
         let mut out = State {
             gpr: [0; 16],
             rflags: cpu.rflags() & bits::ARITH,
-            mem: vec![0; MEM_LEN],
+            mem: s.mem.clone(),
         };
         for (i, g) in Gpr::ALL.iter().enumerate() {
             out.gpr[i] = cpu.gpr(*g);
         }
         out.gpr[MEM_BASE] = out.gpr[MEM_BASE].wrapping_sub(DATA);
         out.gpr[RSP] = s.gpr[RSP];
-        cpu.read_virt(DATA, &mut out.mem).expect("read data");
+        if self.uses_mem {
+            cpu.read_virt(DATA, &mut out.mem).expect("read data");
+        }
         (exit, cpu.rip().wrapping_sub(CODE), out)
     }
 

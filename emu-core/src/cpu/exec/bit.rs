@@ -400,4 +400,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn bts_on_read_only_memory_faults_precisely_and_bt_does_not() {
+        let mut bts = Oracle::new(&insn(Code::Bts_rm32_r32, &[Op::M(0), Op::R(Register::ECX)]));
+        let mut bt = Oracle::new(&insn(Code::Bt_rm32_r32, &[Op::M(0), Op::R(Register::ECX)]));
+        bts.protect_data(crate::mmu::builder::Prot::R);
+        bt.protect_data(crate::mmu::builder::Prot::R);
+        let mut s = State::random(&mut Rng::new(9), 0x100);
+        // Bit offset -33: the doubleword 8 bytes below the operand.
+        s.gpr[1] = (-33i64) as u64;
+        let addr = Oracle::data_addr(0x100 - 8);
+        bts.assert_faults(
+            &s,
+            crate::cpu::Exception::PageFault {
+                addr,
+                error_code: 7,
+            },
+        );
+        assert!(bt.emulate(&s).is_ok());
+    }
 }

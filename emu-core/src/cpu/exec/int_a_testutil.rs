@@ -226,6 +226,18 @@ impl Oracle {
         }
     }
 
+    /// Changes the protection of the emulator's scratch memory (to test faults).
+    pub fn protect_data(&mut self, prot: Prot) {
+        self.cpu
+            .map(DATA, MEM_LEN as u64, prot)
+            .expect("remap data");
+    }
+
+    /// The emulator's address of scratch offset `offset`.
+    pub fn data_addr(offset: u64) -> u64 {
+        DATA + offset
+    }
+
     /// Runs the instruction on the host CPU.
     pub fn native(&mut self, s: &State) -> State {
         let base = self.host_mem.as_ptr() as u64;

@@ -484,4 +484,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn unmapped_divisor_faults_with_page_fault_before_divide_error() {
+        // div qword [rbx + 0x2000]: past the scratch mapping; the divisor would be 0 too.
+        let mut o = Oracle::new(&insn(Code::Div_rm64, &[Op::M(MEM_LEN as i64)]));
+        let s = State::random(&mut Rng::new(4), 0);
+        let addr = Oracle::data_addr(MEM_LEN as u64);
+        o.assert_faults(
+            &s,
+            Exception::PageFault {
+                addr,
+                error_code: 4,
+            },
+        );
+    }
 }

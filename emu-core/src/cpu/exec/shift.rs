@@ -436,4 +436,32 @@ mod tests {
         assert_eq!(out.rflags, bits::ARITH);
         o.check(&s, 0);
     }
+
+    #[test]
+    fn store_to_read_only_memory_faults_precisely_even_for_count_zero() {
+        let cases = [
+            (Code::Shl_rm32_CL, vec![Op::M(4), Op::R(Register::CL)]),
+            (Code::Rcr_rm8_imm8, vec![Op::M(4), Op::I(3)]),
+            (
+                Code::Shld_rm64_r64_CL,
+                vec![Op::M(4), Op::R(Register::RDX), Op::R(Register::CL)],
+            ),
+        ];
+        for (code, ops) in cases {
+            let mut o = Oracle::new(&insn(code, &ops));
+            o.protect_data(crate::mmu::builder::Prot::R);
+            for count in [0u64, 1, 5] {
+                let mut s = State::random(&mut Rng::new(count + 1), 0x100);
+                s.gpr[1] = count;
+                let addr = Oracle::data_addr(0x104);
+                o.assert_faults(
+                    &s,
+                    crate::cpu::Exception::PageFault {
+                        addr,
+                        error_code: 7,
+                    },
+                );
+            }
+        }
+    }
 }

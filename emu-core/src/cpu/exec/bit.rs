@@ -420,4 +420,22 @@ mod tests {
         );
         assert!(bt.emulate(&s).is_ok());
     }
+
+    #[test]
+    fn far_bit_offset_wraps_at_32_bits_with_32_bit_addressing() {
+        // 67 0f a3 0b: bt dword [ebx], ecx. EBX = 0 and a bit offset of -64
+        // address the doubleword at 0 - 8, which wraps to 0xffff_fff8 (unmapped).
+        let mut o = Oracle::from_bytes(&[0x67, 0x0f, 0xa3, 0x0b]);
+        let mut s = State::random(&mut Rng::new(5), 0);
+        s.gpr[1] = (-64i64) as u64;
+        // RBX holds DATA + offset in the emulator: make EBX zero there.
+        s.gpr[MEM_BASE] = 0xdead_0000_0000_0000u64.wrapping_sub(Oracle::data_addr(0));
+        o.assert_faults(
+            &s,
+            crate::cpu::Exception::PageFault {
+                addr: 0xffff_fff8,
+                error_code: 4,
+            },
+        );
+    }
 }

@@ -146,6 +146,30 @@ impl Core {
         regs::write(&mut self.gpr, r, v);
     }
 
+    /// Reads GPR operand `r` whose width `W` (8, 16, 32 or 64 bits) is known
+    /// at resolve time; 32- and 64-bit registers index the file directly.
+    #[inline(always)]
+    pub fn reg_w<const W: u32>(&self, r: Register) -> u64 {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15],
+            32 => self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] & 0xffff_ffff,
+            _ => self.reg(r),
+        }
+    }
+
+    /// Writes GPR operand `r` of width `W` (see [`Core::reg_w`]); 32-bit
+    /// writes zero-extend, 8- and 16-bit writes merge.
+    #[inline(always)]
+    pub fn set_reg_w<const W: u32>(&mut self, r: Register, v: u64) {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15] = v,
+            32 => {
+                self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] = v & 0xffff_ffff;
+            }
+            _ => self.set_reg(r, v),
+        }
+    }
+
     // ----- memory ------------------------------------------------------------
 
     #[inline(always)]

@@ -309,7 +309,8 @@ impl Core {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));
         if last >> 12 != addr >> 12 {
-            self.translate(last, Access::Write)?;
+            // The fault address is the first byte of the second page.
+            self.translate(last & !0xfff, Access::Write)?;
         }
         Ok(())
     }
@@ -439,13 +440,18 @@ impl Core {
         match i.memory_segment() {
             Register::FS => addr.wrapping_add(self.seg.fs_base),
             Register::GS => addr.wrapping_add(self.seg.gs_base),
-            Register::SS => {
-                if ((addr as i64) << 16 >> 16) as u64 != addr {
+            // CS/DS/ES/SS overrides are ignored in 64-bit mode: RSP/RBP-based
+            // operands use SS, whose non-canonical accesses raise #SS.
+            _ => {
+                let stack = matches!(
+                    base,
+                    Register::RSP | Register::RBP | Register::ESP | Register::EBP
+                );
+                if stack && ((addr as i64) << 16 >> 16) as u64 != addr {
                     self.stack_fault_pending.set(true);
                 }
                 addr
             }
-            _ => addr,
         }
     }
 

@@ -117,6 +117,10 @@ fn bit_test<const OP: u8, const W: u32, const MEM: bool>(
     let n = (offset as u32) & (W - 1);
     if MEM {
         let addr = core.ea(i);
+        if OP != BT {
+            // Read-modify-write: the access is checked for writing first.
+            core.probe_write(addr, u64::from(W / 8))?;
+        }
         let v = core.read_sized(addr, (W / 8) as usize)?;
         if OP != BT {
             core.write_sized(addr, (W / 8) as usize, modify::<OP>(v, n))?;
@@ -144,6 +148,9 @@ fn bit_test_far<const OP: u8, const W: u32, const MEM: bool>(
     let n = (offset as u32) & (W - 1);
     let disp = (offset >> W.trailing_zeros()).wrapping_mul(i64::from(W / 8)) as u64;
     let addr = far_address(core, i, disp);
+    if OP != BT {
+        core.probe_write(addr, u64::from(W / 8))?;
+    }
     let v = core.read_sized(addr, (W / 8) as usize)?;
     if OP != BT {
         core.write_sized(addr, (W / 8) as usize, modify::<OP>(v, n))?;

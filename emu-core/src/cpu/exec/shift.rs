@@ -95,6 +95,8 @@ fn exec<const OP: u8, const W: u32, const MEM: bool, const CL: bool>(
     if MEM {
         let addr = core.ea(i);
         let bytes = (W / 8) as usize;
+        // Read-modify-write: the access is checked for writing first.
+        core.probe_write(addr, bytes as u64)?;
         let a = core.read_sized(addr, bytes)?;
         if count == 0 {
             // No change, but the store still happens (and may fault).

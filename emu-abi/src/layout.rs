@@ -2,7 +2,7 @@
 //!
 //! The kernel image is linked at `KERNEL_VIRT_OFFSET + physical address` (Linux's
 //! `__START_KERNEL_map` scheme) by `guest-kernel/kernel.ld`; a test in emu-core pins
-//! the built image to these numbers. The \[vvar\] page(s) lie directly below the vDSO text.
+//! the built image to these numbers. The `[vvar]` page(s) lie directly below the vDSO text.
 
 /// Offset of the kernel image's virtual addresses from its physical ones
 /// (the top 2 GiB of the address space, reachable with `-C code-model=kernel`).
@@ -14,7 +14,7 @@ pub const KERNEL_PHYS_BASE: u64 = 0x20_0000;
 /// Lowest virtual address of the kernel image (its first PT_LOAD).
 pub const KERNEL_VIRT_BASE: u64 = KERNEL_VIRT_OFFSET + KERNEL_PHYS_BASE;
 
-/// Number of \[vvar\] pages mapped directly below the vDSO text.
+/// Number of `[vvar]` pages mapped directly below the vDSO text.
 pub const VVAR_PAGES: u64 = 1;
 
 /// Size of a small page.

@@ -4,6 +4,9 @@
 //! layouts here are the single source of truth. The machine/kernel issue
 //! fills in `BootInfo`.
 //!
+//! - [`boot`]: the boot information block the loader hands to the kernel.
+//! - [`hostio`]: bulk stdout/stderr/stdin transfers of the first program.
+//! - [`timekeeping`]: the virtual TSC, the TSC-deadline timer, the epoch.
 //! - [`ports`]: I/O port numbers and the debug-exit protocol.
 //! - [`layout`]: the guest address map (kernel image, vvar pages).
 //! - [`vvar`]: the vDSO data page and its seqlock protocol.
@@ -11,9 +14,12 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod boot;
+pub mod hostio;
 pub mod identity;
 pub mod layout;
 pub mod ports;
+pub mod timekeeping;
 pub mod vvar;
 
 /// Version of this contract; a kernel built against another refuses to boot.

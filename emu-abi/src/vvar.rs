@@ -1,4 +1,4 @@
-//! The vDSO data page (\[vvar\]): [`VvarData`], its clock ids and its seqlock protocol.
+//! The vDSO data page (`[vvar]`): [`VvarData`], its clock ids and its seqlock protocol.
 //!
 //! The guest kernel's timekeeping writes this page; guest-vdso's `__vdso_*` functions
 //! read it from user space. The layout follows Linux's `struct vdso_data`
@@ -18,6 +18,14 @@
 //! then `sec = basetime[id].sec + ns / 1e9`, `nsec = ns % 1e9`. High-resolution bases
 //! store `nsec << shift`; coarse bases store plain nanoseconds and need no TSC.
 //! `CLOCK_MONOTONIC_RAW` shares `mult`/`shift`: nothing slews lockstep's virtual clock.
+//!
+//! # What the reader serves (as Linux's lib/vdso/gettimeofday.c)
+//! - High-resolution clocks ([`VDSO_HRES`]) and `gettimeofday`: only in
+//!   [`VDSO_CLOCKMODE_TSC`]; in [`VDSO_CLOCKMODE_NONE`] they make the real syscall.
+//! - Coarse clocks ([`VDSO_COARSE`]), `time()` (the `CLOCK_REALTIME_COARSE` seconds) and
+//!   `clock_getres`: in every clock mode. So the kernel keeps the coarse bases,
+//!   `hrtimer_res` and `coarse_res` current even while the mode is NONE.
+//! - Any other clock id: the real syscall.
 
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 
@@ -85,7 +93,7 @@ impl Default for VdsoTimestamp {
     }
 }
 
-/// The data at the start of the \[vvar\] page (the page directly below the vDSO text).
+/// The data at the start of the `[vvar]` page (the page directly below the vDSO text).
 #[derive(Debug)]
 #[repr(C)]
 pub struct VvarData {

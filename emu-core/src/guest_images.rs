@@ -12,6 +12,6 @@
 pub const KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest-kernel.elf"));
 
 /// `linux-vdso.so.1`: an ELF64 `ET_DYN` linked at 0 with one read-only, executable
-/// PT_LOAD whose file offsets equal its addresses, so it is mapped as it is; its \[vvar\]
+/// PT_LOAD whose file offsets equal its addresses, so it is mapped as it is; its `[vvar]`
 /// page(s) ([`emu_abi::layout::VVAR_PAGES`]) go directly below it.
 pub const VDSO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linux-vdso.so.1"));

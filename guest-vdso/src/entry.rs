@@ -1,6 +1,6 @@
 //! The exported entry points of `linux-vdso.so.1` (built only with `--cfg guest_vdso`).
 //!
-//! Each `__vdso_*` function reads the \[vvar\] page through [`crate::time`] and falls back
+//! Each `__vdso_*` function reads the `[vvar]` page through [`crate::time`] and falls back
 //! to the real `syscall` when the page cannot answer. The page's address comes from a
 //! RIP-relative `lea` of `__vdso_vvar`, a symbol `vdso.lds` defines relative to the image,
 //! so the image needs no relocation wherever the kernel maps it. Also here: the weak
@@ -21,7 +21,7 @@ const SYS_GETTIMEOFDAY: u64 = 96;
 const SYS_CLOCK_GETTIME: u64 = 228;
 const SYS_CLOCK_GETRES: u64 = 229;
 
-/// The \[vvar\] page, directly below this image.
+/// The `[vvar]` page, directly below this image.
 fn vvar() -> &'static VvarData {
     let page: *const VvarData;
     // SAFETY: computes an address only; `__vdso_vvar` is defined by vdso.lds.

@@ -6,7 +6,7 @@
 //! - [`writer`]: the matching seqlock writer (the kernel's timekeeping side; host tests
 //!   use it to fill a page for the real image).
 //! - `entry` (only with `--cfg guest_vdso`): the exported `__vdso_*` functions and weak
-//!   aliases, reading the \[vvar\] page below the image and falling back to `syscall`.
+//!   aliases, reading the `[vvar]` page below the image and falling back to `syscall`.
 //!
 //! emu-core's build.rs builds this crate as a staticlib and links it with `vdso.lds` and
 //! `vdso.map` into the image that the guest kernel maps.

@@ -1,4 +1,4 @@
-//! Reading the clocks from the \[vvar\] page, as Linux's lib/vdso/gettimeofday.c does.
+//! Reading the clocks from the `[vvar]` page, as Linux's lib/vdso/gettimeofday.c does.
 //!
 //! Every function is pure over a [`VvarData`] and a TSC source, so the host tests drive
 //! them with fixed pages, fake counters and real concurrent writers. `None` means "make

@@ -1,4 +1,4 @@
-//! The write side of the \[vvar\] seqlock: publishing a [`ClockSnapshot`] into a page.
+//! The write side of the `[vvar]` seqlock: publishing a [`ClockSnapshot`] into a page.
 //!
 //! The guest kernel's timekeeping publishes one snapshot per tick; host tests publish
 //! their own to drive the reader and the real image. There is one writer at a time
@@ -74,7 +74,7 @@ impl ClockSnapshot {
     }
 }
 
-/// The single writer of one \[vvar\] page.
+/// The single writer of one `[vvar]` page.
 #[derive(Debug)]
 pub struct VvarWriter<'a> {
     page: &'a VvarData,

@@ -1,5 +1,5 @@
 //! The strongest vDSO test: map the real image at random addresses in this process with
-//! a \[vvar\] page directly below it, fill the page with guest-vdso's writer, resolve
+//! a `[vvar]` page directly below it, fill the page with guest-vdso's writer, resolve
 //! `name@LINUX_2.6` from PT_DYNAMIC alone, call the functions natively, and check the
 //! answers against what was written (and the fallbacks against the host's syscalls).
 #![allow(unsafe_code)] // mapping memory, executing the image and calling through raw addresses

@@ -2,17 +2,36 @@
 //!
 //! Built by emu-core's build.rs with `--cfg guest_kernel` and the kernel flags of
 //! shared/docs/guest-build.md, this is a freestanding ELF linked by `kernel.ld` at
-//! `emu_abi::layout::KERNEL_VIRT_BASE`: `rt` has the entry point, `boot` the Rust main.
-//! Without the cfg it is an empty host program, so `cargo build --workspace` works; the
-//! kernel's logic is unit-tested in the library instead.
+//! `emu_abi::layout::KERNEL_VIRT_BASE`: `rt` has the entry point, `boot` the Rust main,
+//! `arch` the hardware layer, `kmem`/`heap` memory, `hw` the platform the kernel logic
+//! (the library) runs on, `trap` the Rust side of the entry stubs. Without the cfg it
+//! is an empty host program, so `cargo build --workspace` works; the kernel's logic is
+//! unit-tested in the library instead.
 #![cfg_attr(guest_kernel, no_std, no_main)]
+
+#[cfg(guest_kernel)]
+extern crate alloc;
 
 #[cfg(guest_kernel)]
 mod arch;
 #[cfg(guest_kernel)]
 mod boot;
 #[cfg(guest_kernel)]
+mod heap;
+#[cfg(guest_kernel)]
+mod hw;
+#[cfg(guest_kernel)]
+mod kmem;
+#[cfg(guest_kernel)]
 mod rt;
+#[cfg(guest_kernel)]
+mod sync;
+#[cfg(guest_kernel)]
+mod kentry;
+
+#[cfg(guest_kernel)]
+#[global_allocator]
+static ALLOCATOR: heap::KernelHeap = heap::KernelHeap;
 
 // The mem* builtins are plain functions on the host, so their asm is unit-tested there.
 #[cfg(all(test, not(guest_kernel)))]

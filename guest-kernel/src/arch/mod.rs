@@ -1,4 +1,9 @@
-//! The kernel's hardware layer: the only modules (with `rt`) that issue privileged
-//! instructions. Later: gdt, idt, syscall entry.
+//! The kernel's hardware layer: the only modules (with `rt`, `kmem`, `heap`, `sync`)
+//! that issue privileged instructions or touch raw memory.
 
 pub mod cpu;
+pub mod entry;
+pub mod gdt;
+pub mod idt;
+pub mod paging;
+pub mod timer;

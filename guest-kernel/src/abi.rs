@@ -138,7 +138,13 @@ pub fn rlimit(cur: u64, max: u64) -> [u8; 16] {
 }
 
 /// One `struct linux_dirent64` record: 8-byte aligned, name NUL-terminated.
-pub fn dirent64(ino: u64, off: u64, d_type: u8, name: &[u8], out: &mut alloc::vec::Vec<u8>) -> usize {
+pub fn dirent64(
+    ino: u64,
+    off: u64,
+    d_type: u8,
+    name: &[u8],
+    out: &mut alloc::vec::Vec<u8>,
+) -> usize {
     let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
     let start = out.len();
     out.resize(start + reclen, 0);
@@ -208,8 +214,16 @@ mod tests {
         let x = statx(&s);
         assert_eq!(u32::from_le_bytes(x[0..4].try_into().unwrap()), 0x7ff);
         assert_eq!(u16::from_le_bytes(x[28..30].try_into().unwrap()), 0o100644);
-        assert_eq!(u64::from_le_bytes(x[112..120].try_into().unwrap()), 3, "stx_mtime");
-        assert_eq!(u32::from_le_bytes(x[140..144].try_into().unwrap()), 0x13, "stx_dev_minor");
+        assert_eq!(
+            u64::from_le_bytes(x[112..120].try_into().unwrap()),
+            3,
+            "stx_mtime"
+        );
+        assert_eq!(
+            u32::from_le_bytes(x[140..144].try_into().unwrap()),
+            0x13,
+            "stx_dev_minor"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ use guest_kernel::BOOT_BANNER;
 use crate::arch::cpu::{self, msr, Ports};
 use crate::arch::{entry, gdt, idt, paging, timer};
 use crate::hw::HwPlatform;
-use crate::kmem;
 use crate::kentry::{exit, KERNEL};
+use crate::kmem;
 
 /// Why the kernel refuses to boot (the `DebugExit::BootFailed` byte).
 mod reason {
@@ -49,7 +49,12 @@ pub extern "C" fn kmain(boot_info_phys: u64) -> ! {
         exit(DebugExit::BootFailed(reason::BAD_MAGIC));
     }
     if info.abi_version != guest_kernel::BUILT_FOR_ABI {
-        let _ = writeln!(console, "boot: BootInfo ABI {} but kernel built for {}", info.abi_version, guest_kernel::BUILT_FOR_ABI);
+        let _ = writeln!(
+            console,
+            "boot: BootInfo ABI {} but kernel built for {}",
+            info.abi_version,
+            guest_kernel::BUILT_FOR_ABI
+        );
         exit(DebugExit::BootFailed(reason::ABI_MISMATCH));
     }
 
@@ -57,7 +62,10 @@ pub extern "C" fn kmain(boot_info_phys: u64) -> ! {
     idt::init();
     cpu::write_cr0(cpu::read_cr0() | cpu::CR0_WP);
     cpu::write_cr4(cpu::read_cr4() | cpu::CR4_PGE | cpu::CR4_SMEP | cpu::CR4_SMAP);
-    cpu::wrmsr(msr::EFER, cpu::rdmsr(msr::EFER) | cpu::EFER_NXE | cpu::EFER_SCE);
+    cpu::wrmsr(
+        msr::EFER,
+        cpu::rdmsr(msr::EFER) | cpu::EFER_NXE | cpu::EFER_SCE,
+    );
 
     let reserved_end = info.reserved.phys + info.reserved.len;
     kmem::init_frames(reserved_end, info.ram_size);
@@ -71,10 +79,17 @@ pub extern "C" fn kmain(boot_info_phys: u64) -> ! {
         ],
     );
     entry::init_percpu(stacks.kernel);
-    cpu::wrmsr(msr::STAR, (selector::USER32_CS << 48) | (selector::KERNEL_CS << 32));
+    cpu::wrmsr(
+        msr::STAR,
+        (selector::USER32_CS << 48) | (selector::KERNEL_CS << 32),
+    );
     cpu::wrmsr(msr::LSTAR, entry::syscall_entry_addr());
     cpu::wrmsr(msr::FMASK, SYSCALL_FMASK);
-    let tsc_hz = if info.tsc_hz == 0 { emu_abi::timekeeping::TSC_HZ } else { info.tsc_hz };
+    let tsc_hz = if info.tsc_hz == 0 {
+        emu_abi::timekeeping::TSC_HZ
+    } else {
+        info.tsc_hz
+    };
     timer::init(tsc_hz);
 
     let cfg = BootConfig {
@@ -100,6 +115,7 @@ pub extern "C" fn kmain(boot_info_phys: u64) -> ! {
         Ok(v) => v,
         Err(e) => exit(e),
     };
+    paging::activate(kernel.proc.aspace.root);
     *KERNEL.lock() = Some(kernel);
 
     // The first frame sits at the top of the kernel stack, where traps build theirs.

@@ -68,7 +68,8 @@ fn map_range(start: u64, end: u64) -> bool {
     while va < end {
         let ok = match KernelMem.alloc_frame() {
             Some(frame) => {
-                let mapped = page_table::map(&mut KernelMem, root, va, frame, pte::W | pte::NX | pte::G);
+                let mapped =
+                    page_table::map(&mut KernelMem, root, va, frame, pte::W | pte::NX | pte::G);
                 if mapped.is_err() {
                     KernelMem.free_frame(frame);
                 }

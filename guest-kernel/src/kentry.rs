@@ -45,7 +45,11 @@ pub extern "C" fn trap_entry(frame: &mut TrapFrame) {
             frame.rflags
         );
     }
-    let cr2 = if frame.vector == 14 { cpu::read_cr2() } else { 0 };
+    let cr2 = if frame.vector == 14 {
+        cpu::read_cr2()
+    } else {
+        0
+    };
     let mut k = KERNEL.lock();
     let Some(k) = k.as_mut() else {
         panic!("user trap {} before the kernel state exists", frame.vector);

@@ -16,7 +16,9 @@ use crate::fs::node::{Node, Timespec};
 use crate::fs::{Ino, Vfs, ROOT_INO};
 use crate::mm::vma::FileBytes;
 use crate::platform::Platform;
-use crate::process::{default_rlimits, oflag, FdTable, FileKind, OpenFile, Process, SigAction, NSIG};
+use crate::process::{
+    default_rlimits, oflag, FdTable, FileKind, OpenFile, Process, SigAction, NSIG,
+};
 use crate::rng::Rng;
 use crate::trapframe::TrapFrame;
 
@@ -132,7 +134,12 @@ impl<P: Platform> Write for LogWriter<'_, P> {
 pub fn log_line<P: Platform>(p: &mut P, tsc_hz: u64, args: fmt::Arguments<'_>) {
     let ns = ns_of(p.tsc(), tsc_hz);
     let mut w = LogWriter(p);
-    let _ = write!(w, "[{:5}.{:06}] ", ns / 1_000_000_000, ns % 1_000_000_000 / 1000);
+    let _ = write!(
+        w,
+        "[{:5}.{:06}] ",
+        ns / 1_000_000_000,
+        ns % 1_000_000_000 / 1000
+    );
     let _ = w.write_fmt(args);
     let _ = w.write_str("\n");
 }
@@ -185,17 +192,29 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             Err(e) => {
-                log_line(&mut p, cfg.tsc_hz, format_args!("initramfs: unpacking failed: {e:?}"));
+                log_line(
+                    &mut p,
+                    cfg.tsc_hz,
+                    format_args!("initramfs: unpacking failed: {e:?}"),
+                );
                 return Err(DebugExit::BootFailed(3));
             }
         }
         if vfs.populate_standard(now).is_err() {
-            log_line(&mut p, cfg.tsc_hz, format_args!("cannot create /dev, /tmp, /proc"));
+            log_line(
+                &mut p,
+                cfg.tsc_hz,
+                format_args!("cannot create /dev, /tmp, /proc"),
+            );
             return Err(DebugExit::BootFailed(4));
         }
         let mut rng = Rng::new(cfg.seed);
         let Some(argv0) = argv.first().cloned() else {
-            log_line(&mut p, cfg.tsc_hz, format_args!("no program to run (empty argv)"));
+            log_line(
+                &mut p,
+                cfg.tsc_hz,
+                format_args!("no program to run (empty argv)"),
+            );
             return Err(DebugExit::Exited(127));
         };
         let mut last = Errno::ENOENT;
@@ -216,7 +235,11 @@ impl<P: Platform> Kernel<P> {
         }
         let Some((path, (loaded, exe))) = found else {
             let name = core::str::from_utf8(&argv0).unwrap_or("?");
-            log_line(&mut p, cfg.tsc_hz, format_args!("cannot execute {name}: {last:?}"));
+            log_line(
+                &mut p,
+                cfg.tsc_hz,
+                format_args!("cannot execute {name}: {last:?}"),
+            );
             return Err(DebugExit::Exited(exec_failure_status(last)));
         };
         let _ = path;

@@ -21,13 +21,13 @@ mod heap;
 #[cfg(guest_kernel)]
 mod hw;
 #[cfg(guest_kernel)]
+mod kentry;
+#[cfg(guest_kernel)]
 mod kmem;
 #[cfg(guest_kernel)]
 mod rt;
 #[cfg(guest_kernel)]
 mod sync;
-#[cfg(guest_kernel)]
-mod kentry;
 
 #[cfg(guest_kernel)]
 #[global_allocator]

@@ -2,9 +2,9 @@
 //! signal dispositions (recorded; delivery comes with the signal tier), resource limits
 //! and the bookkeeping of the thread-related syscalls.
 
-use core::cell::RefCell;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use crate::errno::{Errno, SysResult};
 use crate::fs::Ino;
@@ -150,7 +150,13 @@ impl FdTable {
     }
 
     /// Installs `file` at `fd`, returning the description it replaces.
-    pub fn install(&mut self, fd: u64, file: FileRef, cloexec: bool, limit: u64) -> SysResult<Option<FileRef>> {
+    pub fn install(
+        &mut self,
+        fd: u64,
+        file: FileRef,
+        cloexec: bool,
+        limit: u64,
+    ) -> SysResult<Option<FileRef>> {
         if fd >= limit {
             return Err(Errno::EBADF);
         }
@@ -290,22 +296,22 @@ pub struct Process {
 pub fn default_rlimits() -> [(u64, u64); RLIM_NLIMITS] {
     let inf = (RLIM_INFINITY, RLIM_INFINITY);
     [
-        inf,                                // RLIMIT_CPU
-        inf,                                // RLIMIT_FSIZE
-        inf,                                // RLIMIT_DATA
-        (8 << 20, RLIM_INFINITY),           // RLIMIT_STACK
-        (0, RLIM_INFINITY),                 // RLIMIT_CORE
-        inf,                                // RLIMIT_RSS
-        (4096, 4096),                       // RLIMIT_NPROC
-        (NOFILE_DEFAULT, 4096),             // RLIMIT_NOFILE
-        (8 << 20, 8 << 20),                 // RLIMIT_MEMLOCK
-        inf,                                // RLIMIT_AS
-        inf,                                // RLIMIT_LOCKS
-        (4096, 4096),                       // RLIMIT_SIGPENDING
-        (819_200, 819_200),                 // RLIMIT_MSGQUEUE
-        (0, 0),                             // RLIMIT_NICE
-        (0, 0),                             // RLIMIT_RTPRIO
-        inf,                                // RLIMIT_RTTIME
+        inf,                      // RLIMIT_CPU
+        inf,                      // RLIMIT_FSIZE
+        inf,                      // RLIMIT_DATA
+        (8 << 20, RLIM_INFINITY), // RLIMIT_STACK
+        (0, RLIM_INFINITY),       // RLIMIT_CORE
+        inf,                      // RLIMIT_RSS
+        (4096, 4096),             // RLIMIT_NPROC
+        (NOFILE_DEFAULT, 4096),   // RLIMIT_NOFILE
+        (8 << 20, 8 << 20),       // RLIMIT_MEMLOCK
+        inf,                      // RLIMIT_AS
+        inf,                      // RLIMIT_LOCKS
+        (4096, 4096),             // RLIMIT_SIGPENDING
+        (819_200, 819_200),       // RLIMIT_MSGQUEUE
+        (0, 0),                   // RLIMIT_NICE
+        (0, 0),                   // RLIMIT_RTPRIO
+        inf,                      // RLIMIT_RTTIME
     ]
 }
 

@@ -70,6 +70,15 @@ impl<P: Platform> Kernel<P> {
     /// Handles an exception raised in user mode; `cr2` is the #PF address.
     pub fn user_trap(&mut self, frame: &mut TrapFrame, cr2: u64) -> Flow {
         use vector::*;
+        if self.cfg.log_level >= 3 {
+            klog!(
+                self,
+                "trap {} error {:#x} ip {:#x} cr2 {cr2:#x}",
+                frame.vector,
+                frame.error,
+                frame.rip
+            );
+        }
         let (signal, what) = match frame.vector {
             PAGE_FAULT => {
                 let access = Access {
@@ -133,7 +142,12 @@ impl<P: Platform> Kernel<P> {
     /// A fault signal with its default action (handlers are not run yet).
     fn fatal(&mut self, signal: u8) -> Flow {
         let comm = String::from(self.comm());
-        klog!(self, "{comm}[{}]: killed by {}", self.proc.pid, signal_name(signal));
+        klog!(
+            self,
+            "{comm}[{}]: killed by {}",
+            self.proc.pid,
+            signal_name(signal)
+        );
         Flow::Exit(DebugExit::Killed(signal))
     }
 }

@@ -186,6 +186,9 @@ mod tests {
         assert_eq!((f.cs, f.ss, f.rflags), (0x33, 0x2b, 0x202));
         assert!(f.from_user());
         assert_eq!(u16::from_le_bytes([f.fx.0[0], f.fx.0[1]]), 0x37f);
-        assert_eq!(u32::from_le_bytes(f.fx.0[24..28].try_into().unwrap()), 0x1f80);
+        assert_eq!(
+            u32::from_le_bytes(f.fx.0[24..28].try_into().unwrap()),
+            0x1f80
+        );
     }
 }

@@ -66,10 +66,8 @@ const TSS_IOMAP: usize = 102;
 pub fn init() {
     let tss = TSS.get() as u64;
     let limit = 103u64;
-    let low = (limit & 0xffff)
-        | ((tss & 0xff_ffff) << 16)
-        | (0x89 << 40)
-        | (((tss >> 24) & 0xff) << 56);
+    let low =
+        (limit & 0xffff) | ((tss & 0xff_ffff) << 16) | (0x89 << 40) | (((tss >> 24) & 0xff) << 56);
     // SAFETY: boot-time writes before the tables are loaded; nothing else uses them yet.
     unsafe {
         let gdt = &mut *GDT.get();

@@ -95,7 +95,13 @@ pub fn init(ram_size: u64) -> Stacks {
         } else {
             rw_nx
         };
-        check(page_table::map(mem, root, va, va - KERNEL_VIRT_OFFSET, flags));
+        check(page_table::map(
+            mem,
+            root,
+            va,
+            va - KERNEL_VIRT_OFFSET,
+            flags,
+        ));
         va += PAGE_SIZE;
     }
     // Stacks, each above an unmapped guard page.
@@ -129,4 +135,12 @@ pub fn init(ram_size: u64) -> Stacks {
     unsafe { cpu::write_cr3(root) };
     kmem::use_direct_map();
     stacks
+}
+
+/// Switches to a user address space whose root was made by
+/// `AddressSpace::new(kernel_root())` (its upper half is the kernel's).
+pub fn activate(root: u64) {
+    // SAFETY: user roots copy the kernel's PML4 entries 256..512, so the kernel stays
+    // mapped at the same addresses.
+    unsafe { cpu::write_cr3(root) };
 }

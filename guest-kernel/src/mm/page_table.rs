@@ -96,7 +96,12 @@ fn leaf(mem: &mut impl PhysMem, root: u64, va: u64) -> Option<(u64, u32)> {
 
 /// Makes sure the table at `level` covering `va` exists (3: the PDPT under the PML4
 /// entry), so that address spaces copying the PML4 share everything below it.
-pub fn ensure_table(mem: &mut impl PhysMem, root: u64, va: u64, level: u32) -> Result<(), MapError> {
+pub fn ensure_table(
+    mem: &mut impl PhysMem,
+    root: u64,
+    va: u64,
+    level: u32,
+) -> Result<(), MapError> {
     entry_create(mem, root, va, level).map(|_| ())
 }
 

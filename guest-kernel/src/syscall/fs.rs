@@ -58,7 +58,13 @@ fn path_str(p: &[u8]) -> Rc<str> {
 }
 
 /// openat(2).
-pub fn openat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u32, mode: u32) -> SysResult<u64> {
+pub fn openat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    flags: u32,
+    mode: u32,
+) -> SysResult<u64> {
     let path = user_path(k, pathp)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
@@ -94,8 +100,13 @@ pub fn openat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u32
                     return Err(Errno::EISDIR);
                 }
                 let perm = mode & !k.proc.umask & 0o7777;
-                k.vfs
-                    .create(parent.dir, &parent.name, Node::File(Content::Owned(Vec::new())), perm, now)?
+                k.vfs.create(
+                    parent.dir,
+                    &parent.name,
+                    Node::File(Content::Owned(Vec::new())),
+                    perm,
+                    now,
+                )?
             }
         }
     } else {
@@ -149,7 +160,11 @@ pub fn openat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u32
     };
     let file = new_file(kind, status, abs);
     let limit = k.proc.nofile();
-    match k.proc.fds.alloc(file.clone(), 0, flags & O_CLOEXEC != 0, limit) {
+    match k
+        .proc
+        .fds
+        .alloc(file.clone(), 0, flags & O_CLOEXEC != 0, limit)
+    {
         Ok(fd) => Ok(fd),
         Err(e) => {
             release(k, file);
@@ -166,13 +181,23 @@ pub fn close<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
 }
 
 /// close_range(2).
-pub fn close_range<P: Platform>(k: &mut Kernel<P>, first: u64, last: u64, flags: u64) -> SysResult<u64> {
+pub fn close_range<P: Platform>(
+    k: &mut Kernel<P>,
+    first: u64,
+    last: u64,
+    flags: u64,
+) -> SysResult<u64> {
     const CLOSE_RANGE_UNSHARE: u64 = 2;
     const CLOSE_RANGE_CLOEXEC: u64 = 4;
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
-    let fds: Vec<u64> = k.proc.fds.open_fds().filter(|&fd| fd >= first && fd <= last).collect();
+    let fds: Vec<u64> = k
+        .proc
+        .fds
+        .open_fds()
+        .filter(|&fd| fd >= first && fd <= last)
+        .collect();
     for fd in fds {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
             k.proc.fds.set_cloexec(fd, true)?;
@@ -222,7 +247,12 @@ pub fn fstat<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64) -> SysResult<u64
 
 /// Resolves the target of a stat-like call: `path` from `dirfd`, or the descriptor
 /// itself for an empty path with AT_EMPTY_PATH.
-fn stat_target<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u64) -> SysResult<Stat> {
+fn stat_target<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    flags: u64,
+) -> SysResult<Stat> {
     let path = user_path(k, pathp)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -236,12 +266,20 @@ fn stat_target<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u6
         return file_stat(k, &file);
     }
     let base = base_dir(k, dirfd, &path)?;
-    let ino = k.vfs.resolve(base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let ino = k
+        .vfs
+        .resolve(base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     k.vfs.stat(ino)
 }
 
 /// newfstatat(2) (and stat/lstat).
-pub fn fstatat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, buf: u64, flags: u64) -> SysResult<u64> {
+pub fn fstatat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    buf: u64,
+    flags: u64,
+) -> SysResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -251,7 +289,14 @@ pub fn fstatat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, buf: u64,
 }
 
 /// statx(2).
-pub fn statx<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u64, mask: u64, buf: u64) -> SysResult<u64> {
+pub fn statx<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    flags: u64,
+    mask: u64,
+    buf: u64,
+) -> SysResult<u64> {
     const STATX_RESERVED: u64 = 0x8000_0000;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
         || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
@@ -265,7 +310,12 @@ pub fn statx<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u64,
 }
 
 /// getdents64(2): directory entries from the description's position.
-pub fn getdents64<P: Platform>(k: &mut Kernel<P>, fd: u64, dirp: u64, count: u64) -> SysResult<u64> {
+pub fn getdents64<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    dirp: u64,
+    count: u64,
+) -> SysResult<u64> {
     let file = k.proc.fds.get(fd)?;
     let ino = fd_inode(&file).ok_or(Errno::ENOTDIR)?;
     let entries = k.vfs.list(ino)?;
@@ -322,19 +372,35 @@ pub fn fchdir<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
 }
 
 /// mkdirat(2).
-pub fn mkdirat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode: u32) -> SysResult<u64> {
+pub fn mkdirat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    mode: u32,
+) -> SysResult<u64> {
     let path = user_path(k, pathp)?;
     let base = base_dir(k, dirfd, &path)?;
     let parent = k.vfs.resolve_parent(base, &path)?;
     let now = k.wall_time();
     let perm = mode & !k.proc.umask & 0o7777;
-    k.vfs
-        .create(parent.dir, &parent.name, crate::fs::Vfs::empty_dir(), perm, now)?;
+    k.vfs.create(
+        parent.dir,
+        &parent.name,
+        crate::fs::Vfs::empty_dir(),
+        perm,
+        now,
+    )?;
     Ok(0)
 }
 
 /// mknodat(2): regular files and the kernel's character devices.
-pub fn mknodat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode_arg: u32, dev: u64) -> SysResult<u64> {
+pub fn mknodat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    mode_arg: u32,
+    dev: u64,
+) -> SysResult<u64> {
     let path = user_path(k, pathp)?;
     let base = base_dir(k, dirfd, &path)?;
     let parent = k.vfs.resolve_parent(base, &path)?;
@@ -355,7 +421,12 @@ pub fn mknodat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode_arg:
 }
 
 /// unlinkat(2) (and unlink, rmdir).
-pub fn unlinkat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u64) -> SysResult<u64> {
+pub fn unlinkat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    flags: u64,
+) -> SysResult<u64> {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
@@ -373,7 +444,10 @@ pub fn unlinkat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u
             return Err(Errno::EISDIR);
         }
         if parent.trailing_slash {
-            let ino = k.vfs.lookup(parent.dir, &parent.name)?.ok_or(Errno::ENOENT)?;
+            let ino = k
+                .vfs
+                .lookup(parent.dir, &parent.name)?
+                .ok_or(Errno::ENOENT)?;
             return Err(if k.vfs.inode(ino)?.is_dir() {
                 Errno::EISDIR
             } else {
@@ -417,7 +491,14 @@ pub fn renameat2<P: Platform>(
 }
 
 /// linkat(2).
-pub fn linkat<P: Platform>(k: &mut Kernel<P>, olddirfd: u64, oldp: u64, newdirfd: u64, newp: u64, flags: u64) -> SysResult<u64> {
+pub fn linkat<P: Platform>(
+    k: &mut Kernel<P>,
+    olddirfd: u64,
+    oldp: u64,
+    newdirfd: u64,
+    newp: u64,
+    flags: u64,
+) -> SysResult<u64> {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -433,7 +514,12 @@ pub fn linkat<P: Platform>(k: &mut Kernel<P>, olddirfd: u64, oldp: u64, newdirfd
 }
 
 /// symlinkat(2).
-pub fn symlinkat<P: Platform>(k: &mut Kernel<P>, targetp: u64, newdirfd: u64, linkp: u64) -> SysResult<u64> {
+pub fn symlinkat<P: Platform>(
+    k: &mut Kernel<P>,
+    targetp: u64,
+    newdirfd: u64,
+    linkp: u64,
+) -> SysResult<u64> {
     let target = user_path(k, targetp)?;
     if target.is_empty() {
         return Err(Errno::ENOENT);
@@ -448,7 +534,13 @@ pub fn symlinkat<P: Platform>(k: &mut Kernel<P>, targetp: u64, newdirfd: u64, li
 }
 
 /// readlinkat(2): the target without a NUL, truncated to `bufsiz`.
-pub fn readlinkat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, buf: u64, bufsiz: u64) -> SysResult<u64> {
+pub fn readlinkat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    buf: u64,
+    bufsiz: u64,
+) -> SysResult<u64> {
     if bufsiz as i32 <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -466,7 +558,13 @@ pub fn readlinkat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, buf: u
 
 /// faccessat2(2) (and access, faccessat): the caller is root, so only existence and,
 /// for X_OK, an execute bit matter.
-pub fn faccessat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode_arg: u64, flags: u64) -> SysResult<u64> {
+pub fn faccessat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    mode_arg: u64,
+    flags: u64,
+) -> SysResult<u64> {
     const X_OK: u64 = 1;
     if mode_arg & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
@@ -477,7 +575,8 @@ pub fn faccessat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode_ar
         fd_inode(&file).ok_or(Errno::EBADF)?
     } else {
         let base = base_dir(k, dirfd, &path)?;
-        k.vfs.resolve(base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+        k.vfs
+            .resolve(base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
     };
     let inode = k.vfs.inode(ino)?;
     if mode_arg & X_OK != 0 && !inode.is_dir() && inode.perm & 0o111 == 0 {
@@ -511,7 +610,12 @@ pub fn dup3<P: Platform>(k: &mut Kernel<P>, old: u64, new: u64, flags: u64) -> S
     install(k, new, file, flags != 0)
 }
 
-fn install<P: Platform>(k: &mut Kernel<P>, fd: u64, file: FileRef, cloexec: bool) -> SysResult<u64> {
+fn install<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    file: FileRef,
+    cloexec: bool,
+) -> SysResult<u64> {
     let limit = k.proc.nofile();
     if let Some(old) = k.proc.fds.install(fd, file, cloexec, limit)? {
         release(k, old);
@@ -630,7 +734,12 @@ pub fn ftruncate<P: Platform>(k: &mut Kernel<P>, fd: u64, len: i64) -> SysResult
 
 /// The inode a metadata call names: `path` from `dirfd`, or `dirfd` itself when the
 /// path pointer is NULL (utimensat) or empty with AT_EMPTY_PATH.
-fn meta_target<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u64) -> SysResult<Ino> {
+fn meta_target<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    flags: u64,
+) -> SysResult<Ino> {
     if pathp == 0 {
         let file = k.proc.fds.get(dirfd)?;
         return fd_inode(&file).ok_or(Errno::EPERM);
@@ -648,7 +757,12 @@ fn meta_target<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, flags: u6
 }
 
 /// fchmodat(2) (and chmod).
-pub fn fchmodat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, mode_arg: u32) -> SysResult<u64> {
+pub fn fchmodat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    mode_arg: u32,
+) -> SysResult<u64> {
     if pathp == 0 {
         return Err(Errno::EFAULT);
     }
@@ -672,7 +786,14 @@ fn set_mode<P: Platform>(k: &mut Kernel<P>, ino: Ino, mode_arg: u32) -> SysResul
 }
 
 /// fchownat(2) (and chown, lchown).
-pub fn fchownat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, uid: u64, gid: u64, flags: u64) -> SysResult<u64> {
+pub fn fchownat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    uid: u64,
+    gid: u64,
+    flags: u64,
+) -> SysResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -704,7 +825,13 @@ fn set_owner<P: Platform>(k: &mut Kernel<P>, ino: Ino, uid: u64, gid: u64) -> Sy
 }
 
 /// utimensat(2).
-pub fn utimensat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, timesp: u64, flags: u64) -> SysResult<u64> {
+pub fn utimensat<P: Platform>(
+    k: &mut Kernel<P>,
+    dirfd: u64,
+    pathp: u64,
+    timesp: u64,
+    flags: u64,
+) -> SysResult<u64> {
     const UTIME_NOW: i64 = (1 << 30) - 1;
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
@@ -731,7 +858,13 @@ pub fn utimensat<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, timesp:
     set_times(k, ino, times[0], times[1], now)
 }
 
-fn set_times<P: Platform>(k: &mut Kernel<P>, ino: Ino, atime: Option<Timespec>, mtime: Option<Timespec>, now: Timespec) -> SysResult<u64> {
+fn set_times<P: Platform>(
+    k: &mut Kernel<P>,
+    ino: Ino,
+    atime: Option<Timespec>,
+    mtime: Option<Timespec>,
+    now: Timespec,
+) -> SysResult<u64> {
     let i = k.vfs.inode_mut(ino)?;
     if let Some(a) = atime {
         i.atime = a;
@@ -751,12 +884,23 @@ pub fn utimes<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, tvp: u64) 
         let mut raw = [0u8; 32];
         copy_in(k, tvp, &mut raw)?;
         for (i, t) in times.iter_mut().enumerate() {
-            let sec = i64::from_le_bytes(raw[16 * i..16 * i + 8].try_into().map_err(|_| Errno::EFAULT)?);
-            let usec = i64::from_le_bytes(raw[16 * i + 8..16 * i + 16].try_into().map_err(|_| Errno::EFAULT)?);
+            let sec = i64::from_le_bytes(
+                raw[16 * i..16 * i + 8]
+                    .try_into()
+                    .map_err(|_| Errno::EFAULT)?,
+            );
+            let usec = i64::from_le_bytes(
+                raw[16 * i + 8..16 * i + 16]
+                    .try_into()
+                    .map_err(|_| Errno::EFAULT)?,
+            );
             if !(0..1_000_000).contains(&usec) {
                 return Err(Errno::EINVAL);
             }
-            *t = Timespec { sec, nsec: usec * 1000 };
+            *t = Timespec {
+                sec,
+                nsec: usec * 1000,
+            };
         }
     }
     let ino = meta_target(k, dirfd, pathp, 0)?;
@@ -771,7 +915,11 @@ pub fn utime<P: Platform>(k: &mut Kernel<P>, pathp: u64, bufp: u64) -> SysResult
         let mut raw = [0u8; 16];
         copy_in(k, bufp, &mut raw)?;
         for (i, t) in times.iter_mut().enumerate() {
-            let sec = i64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().map_err(|_| Errno::EFAULT)?);
+            let sec = i64::from_le_bytes(
+                raw[8 * i..8 * i + 8]
+                    .try_into()
+                    .map_err(|_| Errno::EFAULT)?,
+            );
             *t = Timespec { sec, nsec: 0 };
         }
     }

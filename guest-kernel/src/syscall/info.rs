@@ -67,7 +67,12 @@ pub fn getrandom<P: Platform>(k: &mut Kernel<P>, buf: u64, len: u64, flags: u64)
 const CPUMASK_BYTES: u64 = 8;
 
 /// sched_getaffinity(2): CPU 0 only; returns the mask size.
-pub fn sched_getaffinity<P: Platform>(k: &mut Kernel<P>, pid: u64, len: u64, mask: u64) -> SysResult<u64> {
+pub fn sched_getaffinity<P: Platform>(
+    k: &mut Kernel<P>,
+    pid: u64,
+    len: u64,
+    mask: u64,
+) -> SysResult<u64> {
     if pid != 0 && pid != u64::from(k.proc.pid) {
         return Err(Errno::ESRCH);
     }
@@ -79,7 +84,12 @@ pub fn sched_getaffinity<P: Platform>(k: &mut Kernel<P>, pid: u64, len: u64, mas
 }
 
 /// sched_setaffinity(2): the mask must include CPU 0.
-pub fn sched_setaffinity<P: Platform>(k: &mut Kernel<P>, pid: u64, len: u64, mask: u64) -> SysResult<u64> {
+pub fn sched_setaffinity<P: Platform>(
+    k: &mut Kernel<P>,
+    pid: u64,
+    len: u64,
+    mask: u64,
+) -> SysResult<u64> {
     if pid != 0 && pid != u64::from(k.proc.pid) {
         return Err(Errno::ESRCH);
     }
@@ -106,7 +116,13 @@ pub fn getcpu<P: Platform>(k: &mut Kernel<P>, cpu: u64, node: u64) -> SysResult<
 }
 
 /// prlimit64(2) (and getrlimit/setrlimit with pid 0).
-pub fn prlimit64<P: Platform>(k: &mut Kernel<P>, pid: u64, resource: u64, new: u64, old: u64) -> SysResult<u64> {
+pub fn prlimit64<P: Platform>(
+    k: &mut Kernel<P>,
+    pid: u64,
+    resource: u64,
+    new: u64,
+    old: u64,
+) -> SysResult<u64> {
     if pid != 0 && pid != u64::from(k.proc.pid) {
         return Err(Errno::ESRCH);
     }
@@ -121,7 +137,11 @@ pub fn prlimit64<P: Platform>(k: &mut Kernel<P>, pid: u64, resource: u64, new: u
         let cur = u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
         let max = u64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
         if cur > max || max > k.proc.rlimits[r].1 {
-            return Err(if cur > max { Errno::EINVAL } else { Errno::EPERM });
+            return Err(if cur > max {
+                Errno::EINVAL
+            } else {
+                Errno::EPERM
+            });
         }
         replacement = Some((cur, max));
     }

@@ -25,7 +25,11 @@ fn copy_out_partial<P: Platform>(k: &mut Kernel<P>, buf: u64, data: &[u8]) -> Sy
     while done < data.len() {
         let at = buf.wrapping_add(done as u64);
         let n = ((PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize).min(data.len() - done);
-        if let Err(e) = k.proc.aspace.copy_to_user(&mut k.p, at, &data[done..done + n]) {
+        if let Err(e) = k
+            .proc
+            .aspace
+            .copy_to_user(&mut k.p, at, &data[done..done + n])
+        {
             return if done > 0 { Ok(done as u64) } else { Err(e) };
         }
         done += n;
@@ -34,7 +38,13 @@ fn copy_out_partial<P: Platform>(k: &mut Kernel<P>, buf: u64, data: &[u8]) -> Sy
 }
 
 /// Reads from an open file into user memory at `buf`, at `pos` or the file position.
-pub fn do_read<P: Platform>(k: &mut Kernel<P>, file: &FileRef, buf: u64, count: u64, pos: Option<u64>) -> SysResult<u64> {
+pub fn do_read<P: Platform>(
+    k: &mut Kernel<P>,
+    file: &FileRef,
+    buf: u64,
+    count: u64,
+    pos: Option<u64>,
+) -> SysResult<u64> {
     if !file.borrow().readable() {
         return Err(Errno::EBADF);
     }
@@ -47,20 +57,23 @@ pub fn do_read<P: Platform>(k: &mut Kernel<P>, file: &FileRef, buf: u64, count: 
             }
             let mut total = 0u64;
             let mut eof = false;
-            let r = k.proc.aspace.user_chunks(&mut k.p, buf, count, true, |p, pa, n| {
-                if eof {
-                    return Ok(());
-                }
-                let got = p.host_read(pa, n as u64);
-                if got < 0 {
-                    return Err(Errno::EIO);
-                }
-                total += got as u64;
-                if (got as usize) < n {
-                    eof = true;
-                }
-                Ok(())
-            });
+            let r = k
+                .proc
+                .aspace
+                .user_chunks(&mut k.p, buf, count, true, |p, pa, n| {
+                    if eof {
+                        return Ok(());
+                    }
+                    let got = p.host_read(pa, n as u64);
+                    if got < 0 {
+                        return Err(Errno::EIO);
+                    }
+                    total += got as u64;
+                    if (got as usize) < n {
+                        eof = true;
+                    }
+                    Ok(())
+                });
             match r {
                 Err(e) if total == 0 => Err(e),
                 _ => Ok(total),
@@ -120,17 +133,19 @@ fn read_device<P: Platform>(k: &mut Kernel<P>, d: Device, buf: u64, count: u64) 
         Device::Zero | Device::Full | Device::Random | Device::Urandom => {
             let random = matches!(d, Device::Random | Device::Urandom);
             let rng = &mut k.rng;
-            k.proc.aspace.user_chunks(&mut k.p, buf, count, true, |p, pa, n| {
-                let off = (pa & (PAGE_SIZE - 1)) as usize;
-                let frame = p.frame(pa & !(PAGE_SIZE - 1));
-                let dst = &mut frame[off..off + n];
-                if random {
-                    rng.fill(dst);
-                } else {
-                    dst.fill(0);
-                }
-                Ok(())
-            })?;
+            k.proc
+                .aspace
+                .user_chunks(&mut k.p, buf, count, true, |p, pa, n| {
+                    let off = (pa & (PAGE_SIZE - 1)) as usize;
+                    let frame = p.frame(pa & !(PAGE_SIZE - 1));
+                    let dst = &mut frame[off..off + n];
+                    if random {
+                        rng.fill(dst);
+                    } else {
+                        dst.fill(0);
+                    }
+                    Ok(())
+                })?;
             Ok(count)
         }
         Device::Stdio(_) => Err(Errno::EINVAL),
@@ -138,7 +153,13 @@ fn read_device<P: Platform>(k: &mut Kernel<P>, d: Device, buf: u64, count: u64) 
 }
 
 /// Writes user memory at `buf` to an open file, at `pos` or the file position.
-pub fn do_write<P: Platform>(k: &mut Kernel<P>, file: &FileRef, buf: u64, count: u64, pos: Option<u64>) -> SysResult<u64> {
+pub fn do_write<P: Platform>(
+    k: &mut Kernel<P>,
+    file: &FileRef,
+    buf: u64,
+    count: u64,
+    pos: Option<u64>,
+) -> SysResult<u64> {
     if !file.borrow().writable() {
         return Err(Errno::EBADF);
     }
@@ -150,14 +171,17 @@ pub fn do_write<P: Platform>(k: &mut Kernel<P>, file: &FileRef, buf: u64, count:
                 return Err(Errno::ESPIPE);
             }
             let mut total = 0u64;
-            let r = k.proc.aspace.user_chunks(&mut k.p, buf, count, false, |p, pa, n| {
-                let put = p.host_write(stream, pa, n as u64);
-                if put < 0 {
-                    return Err(Errno::EIO);
-                }
-                total += put as u64;
-                Ok(())
-            });
+            let r = k
+                .proc
+                .aspace
+                .user_chunks(&mut k.p, buf, count, false, |p, pa, n| {
+                    let put = p.host_write(stream, pa, n as u64);
+                    if put < 0 {
+                        return Err(Errno::EIO);
+                    }
+                    total += put as u64;
+                    Ok(())
+                });
             match r {
                 Err(e) if total == 0 => Err(e),
                 _ => Ok(total),
@@ -176,7 +200,9 @@ pub fn do_write<P: Platform>(k: &mut Kernel<P>, file: &FileRef, buf: u64, count:
                     return Ok(0);
                 }
                 // Check the source first so a bad buffer does not grow the file.
-                k.proc.aspace.user_chunks(&mut k.p, buf, count, false, |_, _, _| Ok(()))?;
+                k.proc
+                    .aspace
+                    .user_chunks(&mut k.p, buf, count, false, |_, _, _| Ok(()))?;
                 let end = off.checked_add(count).ok_or(Errno::EFBIG)?;
                 let now = k.wall_time();
                 let v = k.vfs.file_for_write(ino, end, now)?;
@@ -209,7 +235,13 @@ pub fn write<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64, count: u64) -> S
 }
 
 /// pread64(2).
-pub fn pread<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64, count: u64, pos: i64) -> SysResult<u64> {
+pub fn pread<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    buf: u64,
+    count: u64,
+    pos: i64,
+) -> SysResult<u64> {
     let file = k.proc.fds.get(fd)?;
     if pos < 0 {
         return Err(Errno::EINVAL);
@@ -219,7 +251,13 @@ pub fn pread<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64, count: u64, pos:
 }
 
 /// pwrite64(2).
-pub fn pwrite<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64, count: u64, pos: i64) -> SysResult<u64> {
+pub fn pwrite<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    buf: u64,
+    count: u64,
+    pos: i64,
+) -> SysResult<u64> {
     let file = k.proc.fds.get(fd)?;
     if pos < 0 {
         return Err(Errno::EINVAL);
@@ -260,7 +298,13 @@ fn iovecs<P: Platform>(k: &mut Kernel<P>, iov: u64, cnt: u64) -> SysResult<Vec<(
 }
 
 /// readv(2) / preadv(2).
-pub fn readv<P: Platform>(k: &mut Kernel<P>, fd: u64, iov: u64, cnt: u64, pos: Option<i64>) -> SysResult<u64> {
+pub fn readv<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    pos: Option<i64>,
+) -> SysResult<u64> {
     let file = k.proc.fds.get(fd)?;
     if let Some(p) = pos {
         if p < 0 {
@@ -287,7 +331,13 @@ pub fn readv<P: Platform>(k: &mut Kernel<P>, fd: u64, iov: u64, cnt: u64, pos: O
 }
 
 /// writev(2) / pwritev(2).
-pub fn writev<P: Platform>(k: &mut Kernel<P>, fd: u64, iov: u64, cnt: u64, pos: Option<i64>) -> SysResult<u64> {
+pub fn writev<P: Platform>(
+    k: &mut Kernel<P>,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    pos: Option<i64>,
+) -> SysResult<u64> {
     let file = k.proc.fds.get(fd)?;
     if let Some(p) = pos {
         if p < 0 {
@@ -385,7 +435,9 @@ pub fn ioctl<P: Platform>(k: &mut Kernel<P>, fd: u64, req: u64, arg: u64) -> Sys
             let kind = file.borrow().kind.clone();
             let avail = match kind {
                 FileKind::Inode(ino) => match k.vfs.inode(ino)?.node {
-                    Node::File(ref c) => (c.bytes().len() as u64).saturating_sub(file.borrow().offset),
+                    Node::File(ref c) => {
+                        (c.bytes().len() as u64).saturating_sub(file.borrow().offset)
+                    }
                     _ => return Err(Errno::ENOTTY),
                 },
                 FileKind::HostIn => 0,
@@ -399,7 +451,12 @@ pub fn ioctl<P: Platform>(k: &mut Kernel<P>, fd: u64, req: u64, arg: u64) -> Sys
 }
 
 /// poll(2): every descriptor is always ready for what it can do.
-pub fn poll<P: Platform>(k: &mut Kernel<P>, fds: u64, nfds: u64, timeout_ms: i32) -> SysResult<u64> {
+pub fn poll<P: Platform>(
+    k: &mut Kernel<P>,
+    fds: u64,
+    nfds: u64,
+    timeout_ms: i32,
+) -> SysResult<u64> {
     let n = poll_scan(k, fds, nfds)?;
     if n == 0 && timeout_ms > 0 {
         let now = k.p.tsc();
@@ -473,7 +530,13 @@ pub fn select<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
         if sec < 0 || !(0..1_000_000).contains(&usec) {
             return Err(Errno::EINVAL);
         }
-        super::time::sleep_for(k, crate::fs::Timespec { sec, nsec: usec * 1000 });
+        super::time::sleep_for(
+            k,
+            crate::fs::Timespec {
+                sec,
+                nsec: usec * 1000,
+            },
+        );
     }
     Ok(n)
 }
@@ -488,7 +551,13 @@ pub fn pselect6<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
     Ok(n)
 }
 
-fn select_scan<P: Platform>(k: &mut Kernel<P>, nfds: u64, rd: u64, wr: u64, ex: u64) -> SysResult<u64> {
+fn select_scan<P: Platform>(
+    k: &mut Kernel<P>,
+    nfds: u64,
+    rd: u64,
+    wr: u64,
+    ex: u64,
+) -> SysResult<u64> {
     if nfds as i32 <= -1 || nfds > k.proc.nofile() {
         return Err(Errno::EINVAL);
     }
@@ -506,7 +575,11 @@ fn select_scan<P: Platform>(k: &mut Kernel<P>, nfds: u64, rd: u64, wr: u64, ex: 
                 continue;
             }
             let f = k.proc.fds.get(fd)?;
-            let ok = if want_read { f.borrow().readable() } else { f.borrow().writable() };
+            let ok = if want_read {
+                f.borrow().readable()
+            } else {
+                f.borrow().writable()
+            };
             if ok {
                 count += 1;
             } else {
@@ -522,7 +595,13 @@ fn select_scan<P: Platform>(k: &mut Kernel<P>, nfds: u64, rd: u64, wr: u64, ex: 
 }
 
 /// sendfile(2): not supported; callers fall back to read and write on EINVAL.
-pub fn sendfile<P: Platform>(k: &mut Kernel<P>, out_fd: u64, in_fd: u64, _off: u64, _count: u64) -> SysResult<u64> {
+pub fn sendfile<P: Platform>(
+    k: &mut Kernel<P>,
+    out_fd: u64,
+    in_fd: u64,
+    _off: u64,
+    _count: u64,
+) -> SysResult<u64> {
     k.proc.fds.get(out_fd)?;
     k.proc.fds.get(in_fd)?;
     Err(Errno::EINVAL)

@@ -54,7 +54,9 @@ pub fn mmap<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
         let f = file.borrow();
         let ino = match f.kind {
             FileKind::Inode(ino) => ino,
-            FileKind::Snapshot { .. } | FileKind::HostIn | FileKind::HostOut(_) => return Err(Errno::ENODEV),
+            FileKind::Snapshot { .. } | FileKind::HostIn | FileKind::HostOut(_) => {
+                return Err(Errno::ENODEV)
+            }
         };
         if !f.readable() {
             return Err(Errno::EACCES);
@@ -121,7 +123,9 @@ pub fn madvise<P: Platform>(k: &mut Kernel<P>, addr: u64, len: u64, advice: u64)
     const MADV_DONTNEED: u64 = 4;
     const MADV_FREE: u64 = 8;
     const MADV_REMOVE: u64 = 9;
-    const KNOWN: [u64; 21] = [0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+    const KNOWN: [u64; 21] = [
+        0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+    ];
     if addr & (PAGE_SIZE - 1) != 0 || !KNOWN.contains(&advice) {
         return Err(Errno::EINVAL);
     }
@@ -155,7 +159,9 @@ pub fn msync<P: Platform>(k: &mut Kernel<P>, addr: u64, len: u64, flags: u64) ->
     {
         return Err(Errno::EINVAL);
     }
-    let end = addr.checked_add(page_up(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    let end = addr
+        .checked_add(page_up(len).ok_or(Errno::ENOMEM)?)
+        .ok_or(Errno::ENOMEM)?;
     if !k.proc.aspace.vmas.covers(addr, end) {
         return Err(Errno::ENOMEM);
     }
@@ -167,7 +173,9 @@ pub fn mincore<P: Platform>(k: &mut Kernel<P>, addr: u64, len: u64, vec: u64) ->
     if addr & (PAGE_SIZE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
-    let end = addr.checked_add(page_up(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    let end = addr
+        .checked_add(page_up(len).ok_or(Errno::ENOMEM)?)
+        .ok_or(Errno::ENOMEM)?;
     if end > USER_END || !k.proc.aspace.vmas.covers(addr, end) {
         return Err(Errno::ENOMEM);
     }
@@ -260,7 +268,15 @@ pub fn mremap<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
     aspace.insert(moved);
     for (delta, e) in pages {
         let flags = e & !pte::ADDR;
-        if page_table::map(&mut k.p, root, target + delta, e & pte::ADDR, flags & !pte::P).is_err() {
+        if page_table::map(
+            &mut k.p,
+            root,
+            target + delta,
+            e & pte::ADDR,
+            flags & !pte::P,
+        )
+        .is_err()
+        {
             k.p.free_frame(e & pte::ADDR);
             return Err(Errno::ENOMEM);
         }

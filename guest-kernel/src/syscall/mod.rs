@@ -1,6 +1,7 @@
 //! Linux syscalls: [`dispatch`] decodes the number and arguments from the trap frame,
 //! calls the handler of its family and stores the result (or `-errno`) in RAX.
 //! Unimplemented numbers return ENOSYS with one kernel-log line naming the syscall.
+//! With `BootInfo::log_level` >= 2 every syscall is logged with its result (strace-like).
 //!
 //! Families: [`fs`] (paths, metadata, directories), [`io`] (read/write and friends),
 //! [`mm`] (mmap family, brk), [`time`] (clocks, sleeps), [`info`] (identity, limits,
@@ -72,7 +73,9 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_alarm => Ok(0),
         SYS_getpid => Ok(u64::from(k.proc.pid)),
         SYS_sendfile => io::sendfile(k, a[0], a[1], a[2], a[3]),
-        SYS_exit | SYS_exit_group => return Flow::Exit(emu_abi::ports::DebugExit::Exited(a[0] as u8)),
+        SYS_exit | SYS_exit_group => {
+            return Flow::Exit(emu_abi::ports::DebugExit::Exited(a[0] as u8))
+        }
         SYS_kill => process::kill(k, a[0] as i64, a[1]),
         SYS_uname => info::uname(k, a[0]),
         SYS_fcntl => fs::fcntl(k, a[0], a[1] as u32, a[2]),
@@ -91,7 +94,9 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
             k,
             AT_FDCWD as u64,
             a[0],
-            crate::process::oflag::O_CREAT | crate::process::oflag::O_WRONLY | crate::process::oflag::O_TRUNC,
+            crate::process::oflag::O_CREAT
+                | crate::process::oflag::O_WRONLY
+                | crate::process::oflag::O_TRUNC,
             a[1] as u32,
         ),
         SYS_link => fs::linkat(k, AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0),
@@ -109,7 +114,9 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_sysinfo => info::sysinfo(k, a[0]),
         SYS_times => time::times(k, a[0]),
         SYS_getuid | SYS_getgid | SYS_geteuid | SYS_getegid => Ok(0),
-        SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid => Ok(0),
+        SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid => {
+            Ok(0)
+        }
         SYS_getresuid | SYS_getresgid => info::getresid(k, a[0], a[1], a[2]),
         SYS_getgroups => Ok(0),
         SYS_setgroups => Ok(0),
@@ -186,10 +193,23 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_pipe | SYS_pipe2 => unimplemented(k, f.rax),
         other => unimplemented(k, other),
     };
-    f.rax = match r {
+    let ret = match r {
         Ok(v) => v,
         Err(e) => e.to_ret() as u64,
     };
+    if k.cfg.log_level >= 2 {
+        let name = names::name(f.rax).unwrap_or("?");
+        klog!(
+            k,
+            "syscall {name}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}",
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            ret
+        );
+    }
+    f.rax = ret;
     match k.pending_exit.take() {
         Some(e) => Flow::Exit(e),
         None => Flow::Continue,
@@ -200,7 +220,8 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
 fn unimplemented<P: Platform>(k: &mut Kernel<P>, nr: u64) -> SysResult<u64> {
     let name = names::name(nr).unwrap_or("unknown");
     let comm = alloc::string::String::from(k.comm());
-    klog!(k, 
+    klog!(
+        k,
         "{comm}[{}]: syscall {nr} ({name}) is not implemented: ENOSYS",
         k.proc.pid
     );
@@ -209,9 +230,7 @@ fn unimplemented<P: Platform>(k: &mut Kernel<P>, nr: u64) -> SysResult<u64> {
 
 /// Reads a path argument (at most PATH_MAX bytes with its NUL).
 pub fn user_path<P: Platform>(k: &mut Kernel<P>, ptr: u64) -> SysResult<Vec<u8>> {
-    k.proc
-        .aspace
-        .read_cstr(&mut k.p, ptr, PATH_MAX - 1)
+    k.proc.aspace.read_cstr(&mut k.p, ptr, PATH_MAX - 1)
 }
 
 /// Copies `data` to user memory.

@@ -3,10 +3,10 @@
 //! sends itself takes its default action (terminate, or ignore for SIGCHLD, SIGURG,
 //! SIGWINCH, SIGCONT), as does a handled one, with a kernel-log line.
 
-use crate::klog;
 use super::{copy_in, copy_out, read_u64};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
+use crate::klog;
 use crate::mm::USER_END;
 use crate::platform::Platform;
 use crate::process::{sig, SigAction, NSIG};
@@ -78,7 +78,12 @@ pub fn prctl<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
 }
 
 /// get_robust_list(2).
-pub fn get_robust_list<P: Platform>(k: &mut Kernel<P>, pid: u64, head: u64, len: u64) -> SysResult<u64> {
+pub fn get_robust_list<P: Platform>(
+    k: &mut Kernel<P>,
+    pid: u64,
+    head: u64,
+    len: u64,
+) -> SysResult<u64> {
     if pid != 0 && pid != u64::from(k.proc.pid) {
         return Err(Errno::ESRCH);
     }
@@ -116,7 +121,8 @@ pub fn futex<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
             }
             if timeout == 0 {
                 let comm = alloc::string::String::from(k.comm());
-                klog!(k, 
+                klog!(
+                    k,
                     "{comm}[{}]: futex wait with no other thread to wake it: deadlock",
                     k.proc.pid
                 );
@@ -188,7 +194,13 @@ fn valid_signal(s: u64) -> SysResult<usize> {
 }
 
 /// rt_sigaction(2): records the disposition.
-pub fn rt_sigaction<P: Platform>(k: &mut Kernel<P>, signum: u64, act: u64, oact: u64, setsize: u64) -> SysResult<u64> {
+pub fn rt_sigaction<P: Platform>(
+    k: &mut Kernel<P>,
+    signum: u64,
+    act: u64,
+    oact: u64,
+    setsize: u64,
+) -> SysResult<u64> {
     if setsize != 8 {
         return Err(Errno::EINVAL);
     }
@@ -224,7 +236,13 @@ pub fn rt_sigaction<P: Platform>(k: &mut Kernel<P>, signum: u64, act: u64, oact:
 }
 
 /// rt_sigprocmask(2).
-pub fn rt_sigprocmask<P: Platform>(k: &mut Kernel<P>, how: u64, set: u64, oset: u64, setsize: u64) -> SysResult<u64> {
+pub fn rt_sigprocmask<P: Platform>(
+    k: &mut Kernel<P>,
+    how: u64,
+    set: u64,
+    oset: u64,
+    setsize: u64,
+) -> SysResult<u64> {
     const SIG_BLOCK: u64 = 0;
     const SIG_UNBLOCK: u64 = 1;
     const SIG_SETMASK: u64 = 2;
@@ -314,10 +332,38 @@ fn ignored_by_default(s: u8) -> bool {
 /// Name of a classic signal for log lines.
 pub fn signal_name(s: u8) -> &'static str {
     const NAMES: [&str; 32] = [
-        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-        "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     NAMES.get(usize::from(s)).copied().unwrap_or("SIGRT")
 }
@@ -332,7 +378,8 @@ pub fn send_self<P: Platform>(k: &mut Kernel<P>, s: u8) {
     }
     let comm = alloc::string::String::from(k.comm());
     if action.handler > 1 {
-        klog!(k, 
+        klog!(
+            k,
             "{comm}[{}]: {} has a handler, but signal delivery is not implemented: default action",
             k.proc.pid,
             signal_name(s)

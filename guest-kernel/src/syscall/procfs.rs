@@ -59,14 +59,25 @@ pub fn generate<P: Platform>(k: &mut Kernel<P>, f: ProcFile) -> Vec<u8> {
 
 fn user_range<P: Platform>(k: &mut Kernel<P>, (start, end): (u64, u64)) -> Vec<u8> {
     let mut v = alloc::vec![0u8; end.saturating_sub(start) as usize];
-    if k.proc.aspace.copy_from_user(&mut k.p, start, &mut v).is_err() {
+    if k.proc
+        .aspace
+        .copy_from_user(&mut k.p, start, &mut v)
+        .is_err()
+    {
         v.clear();
     }
     v
 }
 
 /// One /proc/self/maps line.
-fn map_line(out: &mut String, (start, end): (u64, u64), perms: &str, offset: u64, (dev, inode): ((u32, u32), u64), name: &str) {
+fn map_line(
+    out: &mut String,
+    (start, end): (u64, u64),
+    perms: &str,
+    offset: u64,
+    (dev, inode): ((u32, u32), u64),
+    name: &str,
+) {
     let before = out.len();
     let _ = write!(
         out,
@@ -92,9 +103,21 @@ pub fn maps<'a>(vmas: impl Iterator<Item = &'a Vma>, vsyscall_mode: u32) -> Stri
     let mut out = String::new();
     for v in vmas {
         let perms = [
-            if v.prot.has(crate::mm::vma::Prot::READ) { 'r' } else { '-' },
-            if v.prot.has(crate::mm::vma::Prot::WRITE) { 'w' } else { '-' },
-            if v.prot.has(crate::mm::vma::Prot::EXEC) { 'x' } else { '-' },
+            if v.prot.has(crate::mm::vma::Prot::READ) {
+                'r'
+            } else {
+                '-'
+            },
+            if v.prot.has(crate::mm::vma::Prot::WRITE) {
+                'w'
+            } else {
+                '-'
+            },
+            if v.prot.has(crate::mm::vma::Prot::EXEC) {
+                'x'
+            } else {
+                '-'
+            },
             if v.shared { 's' } else { 'p' },
         ];
         let perms: String = perms.iter().collect();
@@ -108,7 +131,14 @@ pub fn maps<'a>(vmas: impl Iterator<Item = &'a Vma>, vsyscall_mode: u32) -> Stri
             VmaName::Stack => "[stack]",
             VmaName::Path(p) => p,
         };
-        map_line(&mut out, (v.start, v.end), &perms, v.file_offset(), (dev, inode), name);
+        map_line(
+            &mut out,
+            (v.start, v.end),
+            &perms,
+            v.file_offset(),
+            (dev, inode),
+            name,
+        );
     }
     let vsyscall_perms = match vsyscall_mode {
         0 | 1 => Some("r-xp"),
@@ -117,7 +147,14 @@ pub fn maps<'a>(vmas: impl Iterator<Item = &'a Vma>, vsyscall_mode: u32) -> Stri
     };
     if let Some(perms) = vsyscall_perms {
         let va = emu_abi::VSYSCALL_ADDR;
-        map_line(&mut out, (va, va + 0x1000), perms, 0, ((0, 0), 0), "[vsyscall]");
+        map_line(
+            &mut out,
+            (va, va + 0x1000),
+            perms,
+            0,
+            ((0, 0), 0),
+            "[vsyscall]",
+        );
     }
     out
 }
@@ -128,7 +165,11 @@ fn stat<P: Platform>(k: &mut Kernel<P>) -> String {
     let uptime_ticks = k.uptime_ns() / 10_000_000;
     let a = &k.proc.aspace;
     let vsize: u64 = a.vmas.iter().map(|v| v.end - v.start).sum();
-    let stack = a.vmas.iter().find(|v| v.name == VmaName::Stack).map_or(0, |v| v.end);
+    let stack = a
+        .vmas
+        .iter()
+        .find(|v| v.name == VmaName::Stack)
+        .map_or(0, |v| v.end);
     let (arg, env) = (k.proc.args, k.proc.env);
     let mut s = String::new();
     let _ = writeln!(
@@ -168,20 +209,59 @@ fn status<P: Platform>(k: &mut Kernel<P>) -> String {
 /// Feature names of /proc/cpuinfo's flags line, by (register, bit), in Linux's order
 /// (arch/x86/include/asm/cpufeatures.h) for the bits lockstep can advertise.
 const FLAGS: &[(u8, u32, &str)] = &[
-    (0, 0, "fpu"), (0, 4, "tsc"), (0, 5, "msr"), (0, 6, "pae"), (0, 8, "cx8"), (0, 9, "apic"),
-    (0, 11, "sep"), (0, 13, "pge"), (0, 15, "cmov"), (0, 16, "pat"), (0, 19, "clflush"),
-    (0, 23, "mmx"), (0, 24, "fxsr"), (0, 25, "sse"), (0, 26, "sse2"),
-    (2, 11, "syscall"), (2, 20, "nx"), (2, 27, "rdtscp"), (2, 29, "lm"),
-    (1, 0, "pni"), (1, 1, "pclmulqdq"), (1, 9, "ssse3"), (1, 12, "fma"), (1, 13, "cx16"),
-    (1, 19, "sse4_1"), (1, 20, "sse4_2"), (1, 21, "x2apic"), (1, 22, "movbe"), (1, 23, "popcnt"),
-    (1, 24, "tsc_deadline_timer"), (1, 25, "aes"), (1, 26, "xsave"), (1, 28, "avx"),
-    (1, 30, "rdrand"), (3, 0, "lahf_lm"), (3, 5, "abm"), (4, 3, "bmi1"), (4, 5, "avx2"),
-    (4, 7, "smep"), (4, 8, "bmi2"), (4, 19, "adx"), (4, 20, "smap"),
+    (0, 0, "fpu"),
+    (0, 4, "tsc"),
+    (0, 5, "msr"),
+    (0, 6, "pae"),
+    (0, 8, "cx8"),
+    (0, 9, "apic"),
+    (0, 11, "sep"),
+    (0, 13, "pge"),
+    (0, 15, "cmov"),
+    (0, 16, "pat"),
+    (0, 19, "clflush"),
+    (0, 23, "mmx"),
+    (0, 24, "fxsr"),
+    (0, 25, "sse"),
+    (0, 26, "sse2"),
+    (2, 11, "syscall"),
+    (2, 20, "nx"),
+    (2, 27, "rdtscp"),
+    (2, 29, "lm"),
+    (1, 0, "pni"),
+    (1, 1, "pclmulqdq"),
+    (1, 9, "ssse3"),
+    (1, 12, "fma"),
+    (1, 13, "cx16"),
+    (1, 19, "sse4_1"),
+    (1, 20, "sse4_2"),
+    (1, 21, "x2apic"),
+    (1, 22, "movbe"),
+    (1, 23, "popcnt"),
+    (1, 24, "tsc_deadline_timer"),
+    (1, 25, "aes"),
+    (1, 26, "xsave"),
+    (1, 28, "avx"),
+    (1, 30, "rdrand"),
+    (3, 0, "lahf_lm"),
+    (3, 5, "abm"),
+    (4, 3, "bmi1"),
+    (4, 5, "avx2"),
+    (4, 7, "smep"),
+    (4, 8, "bmi2"),
+    (4, 19, "adx"),
+    (4, 20, "smap"),
 ];
 
 /// /proc/cpuinfo for one CPU.
 pub fn cpuinfo(c: &CpuIdent, tsc_hz: u64) -> String {
-    let regs = [c.leaf1_edx, c.leaf1_ecx, c.ext1_edx, c.ext1_ecx, c.leaf7_ebx];
+    let regs = [
+        c.leaf1_edx,
+        c.leaf1_ecx,
+        c.ext1_edx,
+        c.ext1_ecx,
+        c.leaf7_ebx,
+    ];
     let mut flags = String::new();
     for &(r, bit, name) in FLAGS {
         if regs[usize::from(r)] & (1 << bit) != 0 {
@@ -196,8 +276,18 @@ pub fn cpuinfo(c: &CpuIdent, tsc_hz: u64) -> String {
         String::from(core::str::from_utf8(&b[..end]).unwrap_or("?").trim())
     };
     let sig = c.signature;
-    let family = ((sig >> 8) & 0xf) + if (sig >> 8) & 0xf == 0xf { (sig >> 20) & 0xff } else { 0 };
-    let model = ((sig >> 4) & 0xf) | if matches!((sig >> 8) & 0xf, 6 | 0xf) { ((sig >> 16) & 0xf) << 4 } else { 0 };
+    let family = ((sig >> 8) & 0xf)
+        + if (sig >> 8) & 0xf == 0xf {
+            (sig >> 20) & 0xff
+        } else {
+            0
+        };
+    let model = ((sig >> 4) & 0xf)
+        | if matches!((sig >> 8) & 0xf, 6 | 0xf) {
+            ((sig >> 16) & 0xf) << 4
+        } else {
+            0
+        };
     let mhz = tsc_hz / 1_000_000;
     let mut s = String::new();
     let _ = write!(

@@ -20,7 +20,10 @@ fn config() -> BootConfig {
     BootConfig {
         seed: 42,
         aslr: false,
-        epoch: Timespec { sec: EPOCH, nsec: 0 },
+        epoch: Timespec {
+            sec: EPOCH,
+            nsec: 0,
+        },
         tsc_hz: 1_000_000_000,
         hwcap: 0x178b_fbff,
         kernel_root: 0,
@@ -46,7 +49,12 @@ fn initramfs() -> &'static [u8] {
     let mut a = Vec::new();
     write_entry(&mut a, "bin", 0o040755, b"");
     write_entry(&mut a, "bin/prog", 0o100755, &prog);
-    write_entry(&mut a, "etc/hello.txt", 0o100644, b"hello from the initramfs\n");
+    write_entry(
+        &mut a,
+        "etc/hello.txt",
+        0o100644,
+        b"hello from the initramfs\n",
+    );
     write_entry(&mut a, "TRAILER!!!", 0, b"");
     Box::leak(a.into_boxed_slice())
 }
@@ -86,7 +94,11 @@ impl Run {
     }
     fn put(&mut self, off: u64, data: &[u8]) -> u64 {
         let at = self.buf + off;
-        self.k.proc.aspace.copy_to_user(&mut self.k.p, at, data).unwrap();
+        self.k
+            .proc
+            .aspace
+            .copy_to_user(&mut self.k.p, at, data)
+            .unwrap();
         at
     }
     fn cstr(&mut self, off: u64, s: &str) -> u64 {
@@ -96,7 +108,11 @@ impl Run {
     }
     fn get(&mut self, addr: u64, len: usize) -> Vec<u8> {
         let mut v = vec![0u8; len];
-        self.k.proc.aspace.copy_from_user(&mut self.k.p, addr, &mut v).unwrap();
+        self.k
+            .proc
+            .aspace
+            .copy_from_user(&mut self.k.p, addr, &mut v)
+            .unwrap();
         v
     }
 }
@@ -115,7 +131,16 @@ fn write_to_stdout_and_stderr_reaches_the_host_streams() {
     assert_eq!(r.k.p.stdout, b"hello\n");
     assert_eq!(r.k.p.stderr, b"hello");
     // writev with two pieces.
-    let iov = r.put(0x100, &[msg.to_le_bytes(), 2u64.to_le_bytes(), (msg + 4).to_le_bytes(), 2u64.to_le_bytes()].concat());
+    let iov = r.put(
+        0x100,
+        &[
+            msg.to_le_bytes(),
+            2u64.to_le_bytes(),
+            (msg + 4).to_le_bytes(),
+            2u64.to_le_bytes(),
+        ]
+        .concat(),
+    );
     assert_eq!(r.sys(SYS_writev, &[1, iov, 2]), 4);
     assert_eq!(r.k.p.stdout, b"hello\nheo\n");
 }
@@ -127,7 +152,11 @@ fn bad_pointers_and_descriptors_are_errors_not_crashes() {
     assert_eq!(r.sys(SYS_write, &[1, 0xffff_8880_0000_0000, 5]), EFAULT);
     assert_eq!(r.sys(SYS_uname, &[0]), EFAULT);
     assert_eq!(r.sys(SYS_write, &[99, r.buf, 1]), EBADF);
-    assert_eq!(r.sys(SYS_read, &[1, r.buf, 1]), EBADF, "stdout is write-only");
+    assert_eq!(
+        r.sys(SYS_read, &[1, r.buf, 1]),
+        EBADF,
+        "stdout is write-only"
+    );
     assert_eq!(r.sys(SYS_open, &[0x1000, 0, 0]), EFAULT);
     assert_eq!(r.sys(SYS_clock_gettime, &[0, u64::MAX - 7]), EFAULT);
     assert_eq!(r.sys(SYS_writev, &[1, r.buf, 5000]), EINVAL);
@@ -157,9 +186,21 @@ fn files_in_the_initramfs_and_tmp_read_write_seek_and_stat() {
     let st = r.buf + 0x400;
     assert_eq!(r.sys(SYS_fstat, &[fd, st]), 0);
     let stat = r.get(st, 144);
-    assert_eq!(u64::from_le_bytes(stat[48..56].try_into().unwrap()), 12, "st_size");
-    assert_eq!(u32::from_le_bytes(stat[24..28].try_into().unwrap()), 0o100644, "umask 022 applied");
-    assert_eq!(r.sys(SYS_openat, &[(-100i64) as u64, tmp, 0o301, 0]), -17, "O_CREAT|O_EXCL");
+    assert_eq!(
+        u64::from_le_bytes(stat[48..56].try_into().unwrap()),
+        12,
+        "st_size"
+    );
+    assert_eq!(
+        u32::from_le_bytes(stat[24..28].try_into().unwrap()),
+        0o100644,
+        "umask 022 applied"
+    );
+    assert_eq!(
+        r.sys(SYS_openat, &[(-100i64) as u64, tmp, 0o301, 0]),
+        -17,
+        "O_CREAT|O_EXCL"
+    );
     assert_eq!(r.sys(SYS_unlink, &[tmp]), 0);
     assert_eq!(r.sys(SYS_stat, &[tmp, st]), ENOENT);
 }
@@ -194,7 +235,11 @@ fn directories_list_create_rename_and_remove() {
     let names: Vec<u8> = r.get(out, n as usize);
     assert_eq!(&names[19..21], b".\0");
     assert_eq!(&names[48 + 19..48 + 21], b"g\0");
-    assert_eq!(r.sys(SYS_getdents64, &[dfd, out, 4096]), 0, "end of directory");
+    assert_eq!(
+        r.sys(SYS_getdents64, &[dfd, out, 4096]),
+        0,
+        "end of directory"
+    );
     assert_eq!(r.sys(SYS_rmdir, &[d]), -39, "ENOTEMPTY");
     assert_eq!(r.sys(SYS_unlink, &[g]), 0);
     assert_eq!(r.sys(SYS_rmdir, &[d]), 0);
@@ -217,7 +262,10 @@ fn proc_self_exe_and_maps_describe_the_process() {
     let fd = r.sys(SYS_open, &[maps, 0, 0]) as u64;
     let n = r.sys(SYS_read, &[fd, out, 3000]) as usize;
     let text = String::from_utf8(r.get(out, n)).unwrap();
-    assert!(text.starts_with("00400000-00401000 r--p 00000000 00:13 "), "{text}");
+    assert!(
+        text.starts_with("00400000-00401000 r--p 00000000 00:13 "),
+        "{text}"
+    );
     assert!(text.contains(" r-xp 00001000 "), "{text}");
     assert!(text.contains("[stack]\n"), "{text}");
     assert!(text.ends_with("[vsyscall]\n"), "{text}");
@@ -262,7 +310,10 @@ fn unknown_syscalls_are_enosys_with_one_log_line() {
     assert_eq!(r.sys(SYS_fork, &[]), -38);
     assert_eq!(r.sys(9999, &[]), -38);
     let log = String::from_utf8(r.k.p.log.clone()).unwrap();
-    assert!(log.contains("syscall 57 (fork) is not implemented: ENOSYS"), "{log}");
+    assert!(
+        log.contains("syscall 57 (fork) is not implemented: ENOSYS"),
+        "{log}"
+    );
     assert!(log.contains("syscall 9999 (unknown)"), "{log}");
     assert_eq!(r.sys(SYS_rseq, &[]), -38);
 }
@@ -270,9 +321,18 @@ fn unknown_syscalls_are_enosys_with_one_log_line() {
 #[test]
 fn exit_group_and_fatal_signals_end_the_run() {
     let mut r = boot();
-    assert_eq!(r.sys_flow(SYS_exit_group, &[3]).1, Flow::Exit(DebugExit::Exited(3)));
-    assert_eq!(r.sys_flow(SYS_exit_group, &[256 + 7]).1, Flow::Exit(DebugExit::Exited(7)));
-    assert_eq!(r.sys_flow(SYS_tgkill, &[1, 1, 6]).1, Flow::Exit(DebugExit::Killed(6)));
+    assert_eq!(
+        r.sys_flow(SYS_exit_group, &[3]).1,
+        Flow::Exit(DebugExit::Exited(3))
+    );
+    assert_eq!(
+        r.sys_flow(SYS_exit_group, &[256 + 7]).1,
+        Flow::Exit(DebugExit::Exited(7))
+    );
+    assert_eq!(
+        r.sys_flow(SYS_tgkill, &[1, 1, 6]).1,
+        Flow::Exit(DebugExit::Killed(6))
+    );
     assert_eq!(r.sys(SYS_kill, &[1, 0]), 0);
     assert_eq!(r.sys(SYS_kill, &[5, 9]), -3, "ESRCH");
     // An ignored signal does nothing.
@@ -291,15 +351,30 @@ fn brk_and_mmap_follow_linux() {
     assert_eq!(r.sys(SYS_brk, &[start + 0xd00]) as u64, start + 0xd00);
     let p = r.put(0, b"x");
     let _ = p;
-    r.k.proc.aspace.copy_to_user(&mut r.k.p, start + 0x10, b"heap").unwrap();
+    r.k.proc
+        .aspace
+        .copy_to_user(&mut r.k.p, start + 0x10, b"heap")
+        .unwrap();
     let m = r.sys(SYS_mmap, &[0, 0x2000, 1, 0x22, u64::MAX, 0]);
     assert!(m > 0);
     assert_eq!(r.sys(SYS_mmap, &[0, 0, 3, 0x22, u64::MAX, 0]), EINVAL);
-    assert_eq!(r.sys(SYS_mmap, &[0, 0x1000, 3, 0x20, u64::MAX, 0]), EINVAL, "no type");
-    assert_eq!(r.sys(SYS_mmap, &[0, 0x1000, 3, 0x22, u64::MAX, 1]), EINVAL, "offset");
+    assert_eq!(
+        r.sys(SYS_mmap, &[0, 0x1000, 3, 0x20, u64::MAX, 0]),
+        EINVAL,
+        "no type"
+    );
+    assert_eq!(
+        r.sys(SYS_mmap, &[0, 0x1000, 3, 0x22, u64::MAX, 1]),
+        EINVAL,
+        "offset"
+    );
     assert_eq!(r.sys(SYS_mmap, &[0, 0x1000, 3, 0x02, 55, 0]), EBADF);
     assert_eq!(r.sys(SYS_munmap, &[m as u64, 0x2000]), 0);
-    assert_eq!(r.sys(SYS_mprotect, &[m as u64, 0x1000, 1]), -12, "ENOMEM for a hole");
+    assert_eq!(
+        r.sys(SYS_mprotect, &[m as u64, 0x1000, 1]),
+        -12,
+        "ENOMEM for a hole"
+    );
 }
 
 #[test]
@@ -309,11 +384,17 @@ fn user_page_faults_demand_page_or_kill_with_sigsegv() {
     f.vector = 14;
     f.error = 4 | 2;
     assert_eq!(r.k.user_trap(&mut f, r.buf + 0x3000), Flow::Continue);
-    assert_eq!(r.k.user_trap(&mut f, 0x10), Flow::Exit(DebugExit::Killed(11)));
+    assert_eq!(
+        r.k.user_trap(&mut f, 0x10),
+        Flow::Exit(DebugExit::Killed(11))
+    );
     f.vector = 6;
     assert_eq!(r.k.user_trap(&mut f, 0), Flow::Exit(DebugExit::Killed(4)));
     let log = String::from_utf8(r.k.p.log.clone()).unwrap();
-    assert!(log.contains("prog[1]: segfault at 10 ip 0000000000401000"), "{log}");
+    assert!(
+        log.contains("prog[1]: segfault at 10 ip 0000000000401000"),
+        "{log}"
+    );
     assert!(log.contains("trap invalid opcode"), "{log}");
 }
 

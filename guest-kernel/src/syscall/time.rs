@@ -65,7 +65,9 @@ pub fn clock_now<P: Platform>(k: &mut Kernel<P>, id: u64) -> SysResult<Timespec>
     Ok(match id {
         clock::REALTIME | clock::TAI | clock::REALTIME_ALARM => epoch_ns(ns),
         clock::REALTIME_COARSE => epoch_ns(coarse),
-        clock::MONOTONIC | clock::MONOTONIC_RAW | clock::BOOTTIME | clock::BOOTTIME_ALARM => split(ns),
+        clock::MONOTONIC | clock::MONOTONIC_RAW | clock::BOOTTIME | clock::BOOTTIME_ALARM => {
+            split(ns)
+        }
         clock::MONOTONIC_COARSE => split(coarse),
         clock::PROCESS_CPUTIME_ID | clock::THREAD_CPUTIME_ID => {
             split(ns_of(tsc.saturating_sub(k.proc.start_tsc), k.cfg.tsc_hz))
@@ -137,7 +139,9 @@ pub fn read_timespec<P: Platform>(k: &mut Kernel<P>, ptr: u64) -> SysResult<Time
 
 /// Sleeps for `t` of virtual time.
 pub fn sleep_for<P: Platform>(k: &mut Kernel<P>, t: Timespec) {
-    let ns = (t.sec as u64).saturating_mul(NS).saturating_add(t.nsec as u64);
+    let ns = (t.sec as u64)
+        .saturating_mul(NS)
+        .saturating_add(t.nsec as u64);
     let now = k.p.tsc();
     let deadline = now.saturating_add(ns_to_tsc(k.cfg.tsc_hz, ns));
     k.p.sleep_until(deadline);
@@ -151,17 +155,30 @@ pub fn nanosleep<P: Platform>(k: &mut Kernel<P>, req: u64, _rem: u64) -> SysResu
 }
 
 /// clock_nanosleep(2): relative or TIMER_ABSTIME sleeps on the clock's timeline.
-pub fn clock_nanosleep<P: Platform>(k: &mut Kernel<P>, id: u64, flags: u64, req: u64, _rem: u64) -> SysResult<u64> {
+pub fn clock_nanosleep<P: Platform>(
+    k: &mut Kernel<P>,
+    id: u64,
+    flags: u64,
+    req: u64,
+    _rem: u64,
+) -> SysResult<u64> {
     const TIMER_ABSTIME: u64 = 1;
     match id {
-        clock::REALTIME | clock::MONOTONIC | clock::BOOTTIME | clock::TAI | clock::PROCESS_CPUTIME_ID => {}
+        clock::REALTIME
+        | clock::MONOTONIC
+        | clock::BOOTTIME
+        | clock::TAI
+        | clock::PROCESS_CPUTIME_ID => {}
         clock::THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
         _ => return Err(Errno::EINVAL),
     }
     let t = read_timespec(k, req)?;
     if flags & TIMER_ABSTIME != 0 {
         let now = clock_now(k, id)?;
-        let (a, b) = (t.sec as i128 * NS as i128 + t.nsec as i128, now.sec as i128 * NS as i128 + now.nsec as i128);
+        let (a, b) = (
+            t.sec as i128 * NS as i128 + t.nsec as i128,
+            now.sec as i128 * NS as i128 + now.nsec as i128,
+        );
         if a > b {
             sleep_for(k, split((a - b) as u64));
         }

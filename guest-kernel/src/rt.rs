@@ -64,9 +64,45 @@ global_asm!(
     kmain = sym crate::boot::kmain,
 );
 
+/// The first bytes of a panic message, for recognizing heap exhaustion.
+struct Prefix {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Write for Prefix {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// A kernel heap allocation failed (alloc's handler panics with this message): the
+/// program exhausted memory through the kernel (files, descriptors), so it is killed
+/// like Linux's OOM killer would, rather than reported as a kernel bug.
+fn is_out_of_memory(info: &PanicInfo<'_>) -> bool {
+    let mut p = Prefix {
+        buf: [0; 32],
+        len: 0,
+    };
+    let _ = write!(p, "{}", info.message());
+    p.buf[..p.len].starts_with(b"memory allocation of")
+}
+
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     let mut console = Serial::com1(Ports);
+    if is_out_of_memory(info) {
+        let _ = writeln!(
+            console,
+            "Out of memory: {}; killing the process",
+            info.message()
+        );
+        debug_exit(&mut console.into_inner(), DebugExit::Killed(9));
+        halt_forever()
+    }
     let _ = writeln!(console, "\nkernel panic: {info}");
     debug_exit(&mut console.into_inner(), DebugExit::KernelPanic);
     halt_forever()

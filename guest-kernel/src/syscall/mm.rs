@@ -179,14 +179,22 @@ pub fn mincore<P: Platform>(k: &mut Kernel<P>, addr: u64, len: u64, vec: u64) ->
     if end > USER_END || !k.proc.aspace.vmas.covers(addr, end) {
         return Err(Errno::ENOMEM);
     }
-    let pages = ((end - addr) / PAGE_SIZE) as usize;
-    let mut out = alloc::vec![0u8; pages];
+    // In chunks, so that a huge (reserved, untouched) range needs no huge buffer.
     let root = k.proc.aspace.root;
-    for (i, b) in out.iter_mut().enumerate() {
-        let va = addr + i as u64 * PAGE_SIZE;
-        *b = u8::from(page_table::translate(&mut k.p, root, va).is_some());
+    let mut chunk = [0u8; 512];
+    let mut va = addr;
+    let mut out = vec;
+    while va < end {
+        let n = (((end - va) / PAGE_SIZE) as usize).min(chunk.len());
+        for (i, b) in chunk[..n].iter_mut().enumerate() {
+            *b = u8::from(
+                page_table::translate(&mut k.p, root, va + i as u64 * PAGE_SIZE).is_some(),
+            );
+        }
+        copy_out(k, out, &chunk[..n])?;
+        va += n as u64 * PAGE_SIZE;
+        out += n as u64;
     }
-    copy_out(k, vec, &out)?;
     Ok(0)
 }
 

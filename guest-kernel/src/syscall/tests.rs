@@ -406,3 +406,128 @@ fn missing_program_exits_127() {
     let e = Kernel::boot(p, cfg, initramfs(), vec![b"nope".to_vec()], vec![]).unwrap_err();
     assert_eq!(e, DebugExit::Exited(127));
 }
+
+/// A deterministic generator for the fuzz tests.
+fn lcg(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *state >> 11
+}
+
+#[test]
+fn random_syscalls_never_panic_the_kernel() {
+    let mut r = boot();
+    let mut s = 0x5eed_u64;
+    let valid = r.buf;
+    let mut implemented = 0;
+    for round in 0..60_000u64 {
+        // Mostly the classic range, where almost everything is implemented.
+        let nr = if round % 4 == 0 {
+            lcg(&mut s) % 470
+        } else {
+            lcg(&mut s) % 335
+        };
+        if nr == SYS_exit || nr == SYS_exit_group {
+            continue;
+        }
+        let mut args = [0u64; 6];
+        for a in &mut args {
+            *a = match lcg(&mut s) % 12 {
+                0 => 0,
+                1 => 1,
+                2 => u64::MAX,
+                3 => lcg(&mut s) % 64,
+                4 => valid + lcg(&mut s) % 0x4000,
+                5 => valid + 0x3ff8,
+                6 => 0xffff_8880_0000_0000,
+                7 => crate::mm::USER_END - 1,
+                8 => lcg(&mut s) << 20,
+                9 => (-100i64) as u64,
+                10 => 0x40_0000 + lcg(&mut s) % 0x6000,
+                _ => lcg(&mut s),
+            };
+        }
+        // A string argument now and then, so path syscalls get past EFAULT.
+        if round % 3 == 0 {
+            let paths = [
+                "/tmp/f",
+                "/",
+                "/dev/zero",
+                "/proc/self/maps",
+                "/bin/prog",
+                "/tmp",
+                "x/../y",
+                "",
+            ];
+            let p = paths[(lcg(&mut s) % paths.len() as u64) as usize];
+            let mut v = p.as_bytes().to_vec();
+            v.push(0);
+            let _ = r.k.proc.aspace.copy_to_user(&mut r.k.p, valid, &v);
+        }
+        let (ret, _) = r.sys_flow(nr, &args);
+        if ret != -38 {
+            implemented += 1;
+        }
+        r.k.pending_exit = None;
+        // Keep the scratch buffer mapped for the next rounds.
+        let _ = r.k.proc.aspace.mmap(
+            &mut r.k.p,
+            crate::mm::aspace::MmapRequest {
+                addr: valid,
+                len: 0x4000,
+                prot: crate::mm::vma::Prot::RW,
+                flags: 0x12 | 0x20,
+                backing: crate::mm::vma::Backing::Anon,
+                name: crate::mm::vma::VmaName::None,
+            },
+        );
+    }
+    assert!(
+        implemented > 15_000,
+        "only {implemented} calls reached a handler"
+    );
+}
+
+#[test]
+fn mutated_programs_fail_to_exec_without_panics_or_leaks() {
+    let good = build(
+        ET_EXEC,
+        0x40_1000,
+        &[
+            load(0, 0x40_0000, 0x1000, 0x1000, PF_R),
+            load(0x1000, 0x40_1000, 0x10, 0x2000, PF_R | PF_X),
+        ],
+        0x1010,
+    );
+    let mut s = 7u64;
+    let mut p = FakePlatform::new(16);
+    let kernel_root = crate::mm::PhysMem::alloc_frame(&mut p).unwrap();
+    for _ in 0..3000 {
+        let mut f = good.clone();
+        for _ in 0..1 + lcg(&mut s) % 4 {
+            let i = (lcg(&mut s) % 128) as usize;
+            f[i] = lcg(&mut s) as u8;
+        }
+        let cut = (lcg(&mut s) % (f.len() as u64 + 1)) as usize;
+        f.truncate(cut.max(f.len() * (lcg(&mut s) % 2) as usize));
+        let file: &'static [u8] = Box::leak(f.into_boxed_slice());
+        let before = p.ram.allocated;
+        let spec = crate::exec::loader::ExecSpec {
+            file: crate::mm::vma::FileBytes::Static(file),
+            inode: 1,
+            path: alloc::rc::Rc::from("/x"),
+            execfn: b"/x",
+            argv: &[b"x".to_vec()],
+            envp: &[],
+            aslr: true,
+            hwcap: 0,
+            kernel_root,
+        };
+        let mut rng = crate::rng::Rng::new(lcg(&mut s));
+        if let Ok(l) = crate::exec::loader::load(&mut p, &mut rng, &spec) {
+            l.aspace.destroy(&mut p);
+        }
+        assert_eq!(p.ram.allocated, before, "frames leaked");
+    }
+}

@@ -116,17 +116,36 @@ pub fn run_native(
     env: &[(&str, &str)],
     cwd: &Path,
 ) -> Outcome {
+    run_native_with(path, argv0, args, env, cwd, b"")
+}
+
+/// [`run_native`] with `stdin` piped in.
+pub fn run_native_with(
+    path: &Path,
+    argv0: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cwd: &Path,
+    stdin: &[u8],
+) -> Outcome {
+    use std::io::Write as _;
     use std::os::unix::process::CommandExt;
     use std::os::unix::process::ExitStatusExt;
-    let out = Command::new(path)
+    let mut child = Command::new(path)
         .arg0(argv0)
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
         .current_dir(cwd)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run natively");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    let out = child.wait_with_output().expect("wait for the native run");
     let status = match out.status.code() {
         Some(c) => c,
         None => 128 + out.status.signal().unwrap_or(0),
@@ -164,6 +183,15 @@ pub fn boot_info(seed: u64) -> BootInfo {
     info
 }
 
+/// Extra inputs of a guest run: files next to the program and stdin.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inputs<'a> {
+    /// Files (path without the leading slash, content).
+    pub files: &'a [(&'a str, &'a [u8])],
+    /// The program's stdin.
+    pub stdin: &'a [u8],
+}
+
 /// Boots the kernel with `program` at /bin/<name> and runs it with `argv`/`env`.
 pub fn boot(
     name: &str,
@@ -171,6 +199,18 @@ pub fn boot(
     argv: &[&str],
     env: &[(&str, &str)],
     info: BootInfo,
+) -> (Machine, SharedBuffer, SharedBuffer, SharedBuffer) {
+    boot_with(name, program, argv, env, info, Inputs::default())
+}
+
+/// [`boot`] with extra files and stdin.
+pub fn boot_with(
+    name: &str,
+    program: &[u8],
+    argv: &[&str],
+    env: &[(&str, &str)],
+    info: BootInfo,
+    inputs: Inputs<'_>,
 ) -> (Machine, SharedBuffer, SharedBuffer, SharedBuffer) {
     let (out, err, log) = (
         SharedBuffer::new(),
@@ -180,10 +220,10 @@ pub fn boot(
     let streams = HostStreams {
         stdout: Box::new(out.clone()),
         stderr: Box::new(err.clone()),
-        stdin: Box::new(std::io::empty()),
+        stdin: Box::new(std::io::Cursor::new(inputs.stdin.to_vec())),
         kernel_log: Box::new(log.clone()),
     };
-    let initramfs = initramfs(name, program, &[]);
+    let initramfs = initramfs(name, program, inputs.files);
     let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = env
         .iter()
@@ -208,7 +248,19 @@ pub fn run_guest(
     env: &[(&str, &str)],
     info: BootInfo,
 ) -> GuestRun {
-    let (mut m, out, err, log) = boot(name, program, argv, env, info);
+    run_guest_with(name, program, argv, env, info, Inputs::default())
+}
+
+/// [`run_guest`] with extra files and stdin.
+pub fn run_guest_with(
+    name: &str,
+    program: &[u8],
+    argv: &[&str],
+    env: &[(&str, &str)],
+    info: BootInfo,
+    inputs: Inputs<'_>,
+) -> GuestRun {
+    let (mut m, out, err, log) = boot_with(name, program, argv, env, info, inputs);
     let exit = m.run(2_000_000_000);
     let status = match exit {
         MachineExit::Guest(DebugExit::Exited(s)) => i32::from(s),

@@ -3,5 +3,6 @@
 //! and exit status must equal a native run of the same binary. Skipped (with a
 //! message) when gcc or static glibc is missing.
 
+mod busybox;
 mod harness;
 mod programs;

@@ -344,3 +344,54 @@ int main(int argc, char **argv) {
     let text = String::from_utf8_lossy(&a.outcome.stdout);
     assert!(text.contains("time 1700000000."), "{text}");
 }
+
+const RUST_STD: &str = r#"
+use std::collections::HashMap;
+use std::io::Write;
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    for c in args.concat().chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    let mut keys: Vec<_> = counts.into_iter().collect();
+    keys.sort();
+    println!("args {:?} letters {:?}", args, keys);
+    let path = std::env::temp_dir().join(format!("lockstep-rs-{}", std::process::id()));
+    std::fs::write(&path, b"data").unwrap();
+    println!("read back {:?}", std::fs::read_to_string(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let v: Vec<u64> = (0..100_000).map(|x| x * x % 1000).collect();
+    println!("sum {} max {:?}", v.iter().sum::<u64>(), v.iter().max());
+    println!("{:.3} {:e}", std::f64::consts::PI, 6.02e23f64);
+    std::io::stdout().flush().unwrap();
+    std::process::exit(5);
+}
+"#;
+
+#[test]
+#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
+fn rust_std_static_program_matches_native() {
+    let dir = scratch("rust-std");
+    let src = dir.join("rs.rs");
+    std::fs::write(&src, RUST_STD).unwrap();
+    let exe = dir.join("rs");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let built = std::process::Command::new(rustc)
+        .args([
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+            "--edition",
+            "2021",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .status();
+    if !matches!(built, Ok(s) if s.success()) {
+        eprintln!("skipped: rustc could not build a static program ({built:?})");
+        return;
+    }
+    same_as_native(&dir, "rs", &exe, &["x", "yy"], ENV);
+}

@@ -11,7 +11,7 @@ use crate::elf::{self, ElfError, ElfInfo, ET_DYN, PF_R, PF_W, PF_X};
 use crate::errno::Errno;
 use crate::mm::aspace::AddressSpace;
 use crate::mm::vma::{Backing, FileBytes, Prot, Vma, VmaName};
-use crate::mm::{page_down, page_up, PhysMem, PAGE_SIZE};
+use crate::mm::{page_down, page_up, PhysMem};
 use crate::rng::Rng;
 
 /// What exec needs to know about the program and its environment.
@@ -213,7 +213,6 @@ fn populate(
     aspace
         .copy_to_user(mem, image.sp, &image.bytes)
         .map_err(|_| ExecError::NoMemory)?;
-    let _ = PAGE_SIZE;
     Ok((entry, image, load_bias))
 }
 

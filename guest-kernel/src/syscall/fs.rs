@@ -1,48 +1,43 @@
-//! File-system syscalls: open/close, the stat family, directories (getdents64, mkdir,
-//! rmdir, chdir, getcwd), names (unlink, rename, link, symlink, readlink), metadata
-//! (chmod, chown, utimensat, truncate), descriptors (dup*, fcntl, close_range), with
-//! Linux's argument checks and errno choices (fs/namei.c, fs/open.c, fs/stat.c).
+//! File-system syscalls: open, the stat family, directories (getdents64, mkdir,
+//! rmdir, chdir, getcwd), names (unlink, rename, link, symlink, readlink), access,
+//! with Linux's argument checks and errno choices (fs/namei.c, fs/open.c, fs/stat.c).
+//! Descriptor calls are in [`super::fd`], metadata changes in [`super::meta`].
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{base_dir, copy_in, copy_out, fd_inode, user_path};
+use super::fd::release;
+use super::{base_dir, copy_out, fd_inode, user_path};
 use crate::abi;
 use crate::errno::{Errno, SysResult};
-use crate::fs::node::{Content, Device, Node, Timespec};
+use crate::fs::mode;
+use crate::fs::node::{Content, Device, Node};
 use crate::fs::vfs::{encode_dev, Stat};
-use crate::fs::{mode, Ino};
 use crate::kernel::{absolute_path, Kernel};
 use crate::platform::Platform;
 use crate::process::{oflag::*, FileKind, FileRef, OpenFile};
 
 /// Do not follow a final symbolic link.
 pub const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+
 /// unlinkat: remove a directory.
 pub const AT_REMOVEDIR: u64 = 0x200;
+
 /// faccessat: use the effective ids.
 pub const AT_EACCESS: u64 = 0x200;
+
 /// linkat: follow a final symbolic link.
 pub const AT_SYMLINK_FOLLOW: u64 = 0x400;
+
 /// Do not automount.
 pub const AT_NO_AUTOMOUNT: u64 = 0x800;
+
 /// An empty path means the descriptor itself.
 pub const AT_EMPTY_PATH: u64 = 0x1000;
+
 /// statx synchronization bits.
 pub const AT_STATX_SYNC_TYPE: u64 = 0x6000;
-
-/// Status flags F_SETFL may change.
-const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
-
-/// Drops a descriptor's reference to its description (closing the inode's last one).
-pub fn release<P: Platform>(k: &mut Kernel<P>, file: FileRef) {
-    if Rc::strong_count(&file) == 1 {
-        if let Some(ino) = fd_inode(&file) {
-            k.vfs.close_ref(ino);
-        }
-    }
-}
 
 fn new_file(kind: FileKind, flags: u32, path: Rc<str>) -> FileRef {
     Rc::new(RefCell::new(OpenFile {
@@ -171,41 +166,6 @@ pub fn openat<P: Platform>(
             Err(e)
         }
     }
-}
-
-/// close(2).
-pub fn close<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
-    let file = k.proc.fds.remove(fd)?;
-    release(k, file);
-    Ok(0)
-}
-
-/// close_range(2).
-pub fn close_range<P: Platform>(
-    k: &mut Kernel<P>,
-    first: u64,
-    last: u64,
-    flags: u64,
-) -> SysResult<u64> {
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
-    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
-        return Err(Errno::EINVAL);
-    }
-    let fds: Vec<u64> = k
-        .proc
-        .fds
-        .open_fds()
-        .filter(|&fd| fd >= first && fd <= last)
-        .collect();
-    for fd in fds {
-        if flags & CLOSE_RANGE_CLOEXEC != 0 {
-            k.proc.fds.set_cloexec(fd, true)?;
-        } else {
-            close(k, fd)?;
-        }
-    }
-    Ok(0)
 }
 
 /// The metadata of an open file description.
@@ -582,370 +542,5 @@ pub fn faccessat<P: Platform>(
     if mode_arg & X_OK != 0 && !inode.is_dir() && inode.perm & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    Ok(0)
-}
-
-/// dup(2).
-pub fn dup<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
-    let file = k.proc.fds.get(fd)?;
-    let limit = k.proc.nofile();
-    k.proc.fds.alloc(file, 0, false, limit)
-}
-
-/// dup2(2).
-pub fn dup2<P: Platform>(k: &mut Kernel<P>, old: u64, new: u64) -> SysResult<u64> {
-    let file = k.proc.fds.get(old)?;
-    if old == new {
-        return Ok(new);
-    }
-    install(k, new, file, false)
-}
-
-/// dup3(2).
-pub fn dup3<P: Platform>(k: &mut Kernel<P>, old: u64, new: u64, flags: u64) -> SysResult<u64> {
-    if flags & !u64::from(O_CLOEXEC) != 0 || old == new {
-        return Err(Errno::EINVAL);
-    }
-    let file = k.proc.fds.get(old)?;
-    install(k, new, file, flags != 0)
-}
-
-fn install<P: Platform>(
-    k: &mut Kernel<P>,
-    fd: u64,
-    file: FileRef,
-    cloexec: bool,
-) -> SysResult<u64> {
-    let limit = k.proc.nofile();
-    if let Some(old) = k.proc.fds.install(fd, file, cloexec, limit)? {
-        release(k, old);
-    }
-    Ok(fd)
-}
-
-/// fcntl(2).
-pub fn fcntl<P: Platform>(k: &mut Kernel<P>, fd: u64, cmd: u32, arg: u64) -> SysResult<u64> {
-    const F_DUPFD: u32 = 0;
-    const F_GETFD: u32 = 1;
-    const F_SETFD: u32 = 2;
-    const F_GETFL: u32 = 3;
-    const F_SETFL: u32 = 4;
-    const F_GETLK: u32 = 5;
-    const F_SETLK: u32 = 6;
-    const F_SETLKW: u32 = 7;
-    const F_SETOWN: u32 = 8;
-    const F_GETOWN: u32 = 9;
-    const F_OFD_GETLK: u32 = 36;
-    const F_OFD_SETLK: u32 = 37;
-    const F_OFD_SETLKW: u32 = 38;
-    const F_DUPFD_CLOEXEC: u32 = 1030;
-    const F_UNLCK: u16 = 2;
-    let file = k.proc.fds.get(fd)?;
-    match cmd {
-        F_DUPFD | F_DUPFD_CLOEXEC => {
-            let limit = k.proc.nofile();
-            if arg >= limit {
-                return Err(Errno::EINVAL);
-            }
-            k.proc.fds.alloc(file, arg, cmd == F_DUPFD_CLOEXEC, limit)
-        }
-        F_GETFD => Ok(u64::from(k.proc.fds.cloexec(fd)?)),
-        F_SETFD => {
-            k.proc.fds.set_cloexec(fd, arg & 1 != 0)?;
-            Ok(0)
-        }
-        F_GETFL => Ok(u64::from(file.borrow().flags)),
-        F_SETFL => {
-            let mut f = file.borrow_mut();
-            f.flags = (f.flags & !SETFL_MASK) | (arg as u32 & SETFL_MASK);
-            Ok(0)
-        }
-        F_GETLK | F_OFD_GETLK => {
-            copy_out(k, arg, &F_UNLCK.to_le_bytes())?;
-            Ok(0)
-        }
-        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => {
-            let mut lock = [0u8; 32];
-            copy_in(k, arg, &mut lock)?;
-            Ok(0)
-        }
-        F_SETOWN | F_GETOWN => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// flock(2): a single process never conflicts.
-pub fn flock<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
-    k.proc.fds.get(fd)?;
-    Ok(0)
-}
-
-/// fsync(2) / fdatasync(2): memory is the storage.
-pub fn fsync<P: Platform>(k: &mut Kernel<P>, fd: u64) -> SysResult<u64> {
-    k.proc.fds.get(fd)?;
-    Ok(0)
-}
-
-/// fadvise64(2).
-pub fn fadvise<P: Platform>(k: &mut Kernel<P>, fd: u64, advice: u64) -> SysResult<u64> {
-    let file = k.proc.fds.get(fd)?;
-    if matches!(file.borrow().kind, FileKind::HostIn | FileKind::HostOut(_)) {
-        return Err(Errno::ESPIPE);
-    }
-    if advice > 5 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
-/// truncate(2).
-pub fn truncate<P: Platform>(k: &mut Kernel<P>, pathp: u64, len: i64) -> SysResult<u64> {
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = user_path(k, pathp)?;
-    let base = base_dir(k, super::AT_FDCWD as u64, &path)?;
-    let ino = k.vfs.resolve(base, &path, true)?;
-    match k.vfs.inode(ino)?.node {
-        Node::File(_) => {}
-        Node::Dir { .. } => return Err(Errno::EISDIR),
-        _ => return Err(Errno::EINVAL),
-    }
-    let now = k.wall_time();
-    k.vfs.truncate(ino, len as u64, now)?;
-    Ok(0)
-}
-
-/// ftruncate(2).
-pub fn ftruncate<P: Platform>(k: &mut Kernel<P>, fd: u64, len: i64) -> SysResult<u64> {
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let file = k.proc.fds.get(fd)?;
-    let writable = file.borrow().writable();
-    let ino = fd_inode(&file).ok_or(Errno::EINVAL)?;
-    if !writable || !matches!(k.vfs.inode(ino)?.node, Node::File(_)) {
-        return Err(Errno::EINVAL);
-    }
-    let now = k.wall_time();
-    k.vfs.truncate(ino, len as u64, now)?;
-    Ok(0)
-}
-
-/// The inode a metadata call names: `path` from `dirfd`, or `dirfd` itself when the
-/// path pointer is NULL (utimensat) or empty with AT_EMPTY_PATH.
-fn meta_target<P: Platform>(
-    k: &mut Kernel<P>,
-    dirfd: u64,
-    pathp: u64,
-    flags: u64,
-) -> SysResult<Ino> {
-    if pathp == 0 {
-        let file = k.proc.fds.get(dirfd)?;
-        return fd_inode(&file).ok_or(Errno::EPERM);
-    }
-    let path = user_path(k, pathp)?;
-    if path.is_empty() {
-        if flags & AT_EMPTY_PATH != 0 {
-            let file = k.proc.fds.get(dirfd)?;
-            return fd_inode(&file).ok_or(Errno::EPERM);
-        }
-        return Err(Errno::ENOENT);
-    }
-    let base = base_dir(k, dirfd, &path)?;
-    k.vfs.resolve(base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
-}
-
-/// fchmodat(2) (and chmod).
-pub fn fchmodat<P: Platform>(
-    k: &mut Kernel<P>,
-    dirfd: u64,
-    pathp: u64,
-    mode_arg: u32,
-) -> SysResult<u64> {
-    if pathp == 0 {
-        return Err(Errno::EFAULT);
-    }
-    let ino = meta_target(k, dirfd, pathp, 0)?;
-    set_mode(k, ino, mode_arg)
-}
-
-/// fchmod(2).
-pub fn fchmod<P: Platform>(k: &mut Kernel<P>, fd: u64, mode_arg: u32) -> SysResult<u64> {
-    let file = k.proc.fds.get(fd)?;
-    let ino = fd_inode(&file).ok_or(Errno::EINVAL)?;
-    set_mode(k, ino, mode_arg)
-}
-
-fn set_mode<P: Platform>(k: &mut Kernel<P>, ino: Ino, mode_arg: u32) -> SysResult<u64> {
-    let now = k.wall_time();
-    let i = k.vfs.inode_mut(ino)?;
-    i.perm = mode_arg & 0o7777;
-    i.ctime = now;
-    Ok(0)
-}
-
-/// fchownat(2) (and chown, lchown).
-pub fn fchownat<P: Platform>(
-    k: &mut Kernel<P>,
-    dirfd: u64,
-    pathp: u64,
-    uid: u64,
-    gid: u64,
-    flags: u64,
-) -> SysResult<u64> {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if pathp == 0 {
-        return Err(Errno::EFAULT);
-    }
-    let ino = meta_target(k, dirfd, pathp, flags)?;
-    set_owner(k, ino, uid, gid)
-}
-
-/// fchown(2).
-pub fn fchown<P: Platform>(k: &mut Kernel<P>, fd: u64, uid: u64, gid: u64) -> SysResult<u64> {
-    let file = k.proc.fds.get(fd)?;
-    let ino = fd_inode(&file).ok_or(Errno::EINVAL)?;
-    set_owner(k, ino, uid, gid)
-}
-
-fn set_owner<P: Platform>(k: &mut Kernel<P>, ino: Ino, uid: u64, gid: u64) -> SysResult<u64> {
-    let now = k.wall_time();
-    let i = k.vfs.inode_mut(ino)?;
-    if uid as u32 != u32::MAX {
-        i.uid = uid as u32;
-    }
-    if gid as u32 != u32::MAX {
-        i.gid = gid as u32;
-    }
-    i.ctime = now;
-    Ok(0)
-}
-
-/// utimensat(2).
-pub fn utimensat<P: Platform>(
-    k: &mut Kernel<P>,
-    dirfd: u64,
-    pathp: u64,
-    timesp: u64,
-    flags: u64,
-) -> SysResult<u64> {
-    const UTIME_NOW: i64 = (1 << 30) - 1;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let now = k.wall_time();
-    let mut times = [Some(now), Some(now)];
-    if timesp != 0 {
-        let mut raw = [0u8; 32];
-        copy_in(k, timesp, &mut raw)?;
-        for (i, t) in times.iter_mut().enumerate() {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&raw[16 * i..16 * i + 16]);
-            let ts = abi::parse_timespec(&b);
-            *t = match ts.nsec {
-                UTIME_NOW => Some(now),
-                UTIME_OMIT => None,
-                n if (0..1_000_000_000).contains(&n) => Some(ts),
-                _ => return Err(Errno::EINVAL),
-            };
-        }
-    }
-    let ino = meta_target(k, dirfd, pathp, flags)?;
-    set_times(k, ino, times[0], times[1], now)
-}
-
-fn set_times<P: Platform>(
-    k: &mut Kernel<P>,
-    ino: Ino,
-    atime: Option<Timespec>,
-    mtime: Option<Timespec>,
-    now: Timespec,
-) -> SysResult<u64> {
-    let i = k.vfs.inode_mut(ino)?;
-    if let Some(a) = atime {
-        i.atime = a;
-    }
-    if let Some(m) = mtime {
-        i.mtime = m;
-    }
-    i.ctime = now;
-    Ok(0)
-}
-
-/// utimes(2) / futimesat(2): `struct timeval[2]`.
-pub fn utimes<P: Platform>(k: &mut Kernel<P>, dirfd: u64, pathp: u64, tvp: u64) -> SysResult<u64> {
-    let now = k.wall_time();
-    let mut times = [now, now];
-    if tvp != 0 {
-        let mut raw = [0u8; 32];
-        copy_in(k, tvp, &mut raw)?;
-        for (i, t) in times.iter_mut().enumerate() {
-            let sec = i64::from_le_bytes(
-                raw[16 * i..16 * i + 8]
-                    .try_into()
-                    .map_err(|_| Errno::EFAULT)?,
-            );
-            let usec = i64::from_le_bytes(
-                raw[16 * i + 8..16 * i + 16]
-                    .try_into()
-                    .map_err(|_| Errno::EFAULT)?,
-            );
-            if !(0..1_000_000).contains(&usec) {
-                return Err(Errno::EINVAL);
-            }
-            *t = Timespec {
-                sec,
-                nsec: usec * 1000,
-            };
-        }
-    }
-    let ino = meta_target(k, dirfd, pathp, 0)?;
-    set_times(k, ino, Some(times[0]), Some(times[1]), now)
-}
-
-/// utime(2): `struct utimbuf { actime, modtime }`.
-pub fn utime<P: Platform>(k: &mut Kernel<P>, pathp: u64, bufp: u64) -> SysResult<u64> {
-    let now = k.wall_time();
-    let mut times = [now, now];
-    if bufp != 0 {
-        let mut raw = [0u8; 16];
-        copy_in(k, bufp, &mut raw)?;
-        for (i, t) in times.iter_mut().enumerate() {
-            let sec = i64::from_le_bytes(
-                raw[8 * i..8 * i + 8]
-                    .try_into()
-                    .map_err(|_| Errno::EFAULT)?,
-            );
-            *t = Timespec { sec, nsec: 0 };
-        }
-    }
-    let ino = meta_target(k, super::AT_FDCWD as u64, pathp, 0)?;
-    set_times(k, ino, Some(times[0]), Some(times[1]), now)
-}
-
-fn statfs_bytes<P: Platform>(k: &mut Kernel<P>) -> [u8; 120] {
-    let total = k.cfg.ram_size / 4096 / 2;
-    abi::statfs(total, total / 2, 1 << 16)
-}
-
-/// statfs(2).
-pub fn statfs<P: Platform>(k: &mut Kernel<P>, pathp: u64, buf: u64) -> SysResult<u64> {
-    let path = user_path(k, pathp)?;
-    let base = base_dir(k, super::AT_FDCWD as u64, &path)?;
-    k.vfs.resolve(base, &path, true)?;
-    let b = statfs_bytes(k);
-    copy_out(k, buf, &b)?;
-    Ok(0)
-}
-
-/// fstatfs(2).
-pub fn fstatfs<P: Platform>(k: &mut Kernel<P>, fd: u64, buf: u64) -> SysResult<u64> {
-    k.proc.fds.get(fd)?;
-    let b = statfs_bytes(k);
-    copy_out(k, buf, &b)?;
     Ok(0)
 }

@@ -290,7 +290,6 @@ pub fn mremap<P: Platform>(k: &mut Kernel<P>, a: [u64; 6]) -> SysResult<u64> {
         }
         if flags & pte::P == 0 {
             // A PROT_NONE page: keep it not present.
-            let _ = page_table::set_flags(&mut k.p, root, target + delta, pte::PROT_NONE);
             demote(&mut k.p, root, target + delta);
         }
     }

@@ -3,14 +3,17 @@
 //! Unimplemented numbers return ENOSYS with one kernel-log line naming the syscall.
 //! With `BootInfo::log_level` >= 2 every syscall is logged with its result (strace-like).
 //!
-//! Families: [`fs`] (paths, metadata, directories), [`io`] (read/write and friends),
+//! Families: [`fs`] (paths, directories), [`fd`] (descriptors), [`meta`] (metadata
+//! changes), [`io`] (read/write and friends),
 //! [`mm`] (mmap family, brk), [`time`] (clocks, sleeps), [`info`] (identity, limits,
 //! uname, getrandom), [`process`] (exit, arch_prctl, thread bookkeeping, signal
 //! dispositions), with /proc content in [`procfs`].
 
+pub mod fd;
 pub mod fs;
 pub mod info;
 pub mod io;
+pub mod meta;
 pub mod mm;
 pub mod names;
 pub mod nr;
@@ -41,7 +44,7 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_read => io::read(k, a[0], a[1], a[2]),
         SYS_write => io::write(k, a[0], a[1], a[2]),
         SYS_open => fs::openat(k, AT_FDCWD as u64, a[0], a[1] as u32, a[2] as u32),
-        SYS_close => fs::close(k, a[0]),
+        SYS_close => fd::close(k, a[0]),
         SYS_stat => fs::fstatat(k, AT_FDCWD as u64, a[0], a[1], 0),
         SYS_fstat => fs::fstat(k, a[0], a[1]),
         SYS_lstat => fs::fstatat(k, AT_FDCWD as u64, a[0], a[1], fs::AT_SYMLINK_NOFOLLOW),
@@ -66,8 +69,8 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_msync => mm::msync(k, a[0], a[1], a[2]),
         SYS_mincore => mm::mincore(k, a[0], a[1], a[2]),
         SYS_madvise => mm::madvise(k, a[0], a[1], a[2]),
-        SYS_dup => fs::dup(k, a[0]),
-        SYS_dup2 => fs::dup2(k, a[0], a[1]),
+        SYS_dup => fd::dup(k, a[0]),
+        SYS_dup2 => fd::dup2(k, a[0], a[1]),
         SYS_nanosleep => time::nanosleep(k, a[0], a[1]),
         SYS_getitimer => process::getitimer(k, a[0], a[1]),
         SYS_alarm => Ok(0),
@@ -78,11 +81,11 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         }
         SYS_kill => process::kill(k, a[0] as i64, a[1]),
         SYS_uname => info::uname(k, a[0]),
-        SYS_fcntl => fs::fcntl(k, a[0], a[1] as u32, a[2]),
-        SYS_flock => fs::flock(k, a[0]),
-        SYS_fsync | SYS_fdatasync => fs::fsync(k, a[0]),
-        SYS_truncate => fs::truncate(k, a[0], a[1] as i64),
-        SYS_ftruncate => fs::ftruncate(k, a[0], a[1] as i64),
+        SYS_fcntl => fd::fcntl(k, a[0], a[1] as u32, a[2]),
+        SYS_flock => fd::flock(k, a[0]),
+        SYS_fsync | SYS_fdatasync => fd::fsync(k, a[0]),
+        SYS_truncate => meta::truncate(k, a[0], a[1] as i64),
+        SYS_ftruncate => meta::ftruncate(k, a[0], a[1] as i64),
         SYS_getdents64 => fs::getdents64(k, a[0], a[1], a[2]),
         SYS_getcwd => fs::getcwd(k, a[0], a[1]),
         SYS_chdir => fs::chdir(k, a[0]),
@@ -103,10 +106,10 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_unlink => fs::unlinkat(k, AT_FDCWD as u64, a[0], 0),
         SYS_symlink => fs::symlinkat(k, a[0], AT_FDCWD as u64, a[1]),
         SYS_readlink => fs::readlinkat(k, AT_FDCWD as u64, a[0], a[1], a[2]),
-        SYS_chmod => fs::fchmodat(k, AT_FDCWD as u64, a[0], a[1] as u32),
-        SYS_fchmod => fs::fchmod(k, a[0], a[1] as u32),
-        SYS_chown | SYS_lchown => fs::fchownat(k, AT_FDCWD as u64, a[0], a[1], a[2], 0),
-        SYS_fchown => fs::fchown(k, a[0], a[1], a[2]),
+        SYS_chmod => meta::fchmodat(k, AT_FDCWD as u64, a[0], a[1] as u32),
+        SYS_fchmod => meta::fchmod(k, a[0], a[1] as u32),
+        SYS_chown | SYS_lchown => meta::fchownat(k, AT_FDCWD as u64, a[0], a[1], a[2], 0),
+        SYS_fchown => meta::fchown(k, a[0], a[1], a[2]),
         SYS_umask => Ok(info::umask(k, a[0])),
         SYS_gettimeofday => time::gettimeofday(k, a[0], a[1]),
         SYS_getrlimit => info::prlimit64(k, 0, a[0], 0, a[1]),
@@ -127,10 +130,10 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_setsid => Err(Errno::EPERM),
         SYS_rt_sigpending => process::rt_sigpending(k, a[0], a[1]),
         SYS_sigaltstack => process::sigaltstack(k, a[0], a[1]),
-        SYS_utime => fs::utime(k, a[0], a[1]),
+        SYS_utime => meta::utime(k, a[0], a[1]),
         SYS_mknod => fs::mknodat(k, AT_FDCWD as u64, a[0], a[1] as u32, a[2]),
-        SYS_statfs => fs::statfs(k, a[0], a[1]),
-        SYS_fstatfs => fs::fstatfs(k, a[0], a[1]),
+        SYS_statfs => meta::statfs(k, a[0], a[1]),
+        SYS_fstatfs => meta::fstatfs(k, a[0], a[1]),
         SYS_getpriority => Ok(20),
         SYS_setpriority => Ok(0),
         SYS_prctl => process::prctl(k, a),
@@ -147,24 +150,24 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
             k.proc.clear_child_tid = a[0];
             Ok(u64::from(k.proc.pid))
         }
-        SYS_fadvise64 => fs::fadvise(k, a[0], a[3]),
+        SYS_fadvise64 => fd::fadvise(k, a[0], a[3]),
         SYS_clock_gettime => time::clock_gettime(k, a[0], a[1]),
         SYS_clock_getres => time::clock_getres(k, a[0], a[1]),
         SYS_clock_nanosleep => time::clock_nanosleep(k, a[0], a[1], a[2], a[3]),
         SYS_tgkill => process::tgkill(k, a[0], a[1], a[2]),
-        SYS_utimes => fs::utimes(k, AT_FDCWD as u64, a[0], a[1]),
+        SYS_utimes => meta::utimes(k, AT_FDCWD as u64, a[0], a[1]),
         SYS_openat => fs::openat(k, a[0], a[1], a[2] as u32, a[3] as u32),
         SYS_mkdirat => fs::mkdirat(k, a[0], a[1], a[2] as u32),
         SYS_mknodat => fs::mknodat(k, a[0], a[1], a[2] as u32, a[3]),
-        SYS_fchownat => fs::fchownat(k, a[0], a[1], a[2], a[3], a[4]),
-        SYS_futimesat => fs::utimes(k, a[0], a[1], a[2]),
+        SYS_fchownat => meta::fchownat(k, a[0], a[1], a[2], a[3], a[4]),
+        SYS_futimesat => meta::utimes(k, a[0], a[1], a[2]),
         SYS_newfstatat => fs::fstatat(k, a[0], a[1], a[2], a[3]),
         SYS_unlinkat => fs::unlinkat(k, a[0], a[1], a[2]),
         SYS_renameat => fs::renameat2(k, a[0], a[1], a[2], a[3], 0),
         SYS_linkat => fs::linkat(k, a[0], a[1], a[2], a[3], a[4]),
         SYS_symlinkat => fs::symlinkat(k, a[0], a[1], a[2]),
         SYS_readlinkat => fs::readlinkat(k, a[0], a[1], a[2], a[3]),
-        SYS_fchmodat | SYS_fchmodat2 => fs::fchmodat(k, a[0], a[1], a[2] as u32),
+        SYS_fchmodat | SYS_fchmodat2 => meta::fchmodat(k, a[0], a[1], a[2] as u32),
         SYS_faccessat => fs::faccessat(k, a[0], a[1], a[2], 0),
         SYS_faccessat2 => fs::faccessat(k, a[0], a[1], a[2], a[3]),
         SYS_pselect6 => io::pselect6(k, a),
@@ -179,8 +182,8 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
             }
         }
         SYS_get_robust_list => process::get_robust_list(k, a[0], a[1], a[2]),
-        SYS_utimensat => fs::utimensat(k, a[0], a[1], a[2], a[3]),
-        SYS_dup3 => fs::dup3(k, a[0], a[1], a[2]),
+        SYS_utimensat => meta::utimensat(k, a[0], a[1], a[2], a[3]),
+        SYS_dup3 => fd::dup3(k, a[0], a[1], a[2]),
         SYS_prlimit64 => info::prlimit64(k, a[0], a[1], a[2], a[3]),
         SYS_getcpu => info::getcpu(k, a[0], a[1]),
         SYS_renameat2 => fs::renameat2(k, a[0], a[1], a[2], a[3], a[4]),
@@ -189,7 +192,7 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_copy_file_range => Err(Errno::ENOSYS),
         SYS_rseq => Err(Errno::ENOSYS),
         SYS_membarrier => Err(Errno::ENOSYS),
-        SYS_close_range => fs::close_range(k, a[0], a[1], a[2]),
+        SYS_close_range => fd::close_range(k, a[0], a[1], a[2]),
         SYS_pipe | SYS_pipe2 => unimplemented(k, f.rax),
         other => unimplemented(k, other),
     };

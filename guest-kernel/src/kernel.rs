@@ -158,18 +158,20 @@ fn exec_failure_status(e: Errno) -> u8 {
     }
 }
 
-/// The program the kernel starts: argv[0] as a path if it contains a slash, else
-/// /bin/argv[0]; failing that, /bin/ plus its base name (the CLI packs the program at
-/// /bin/<name>).
+/// The paths the kernel tries for the first program, in order: /init (Linux's
+/// initramfs convention; `lockstep run` makes it a link to the program, whatever
+/// argv[0] says), then argv[0] as a path if it contains a slash, else /bin/argv[0], and
+/// /bin/ plus argv[0]'s base name.
 pub fn first_program_candidates(argv0: &[u8]) -> Vec<Vec<u8>> {
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let mut bin = b"/bin/".to_vec();
     bin.extend_from_slice(base);
+    let mut out = alloc::vec![b"/init".to_vec()];
     if argv0.contains(&b'/') {
-        alloc::vec![argv0.to_vec(), bin]
-    } else {
-        alloc::vec![bin]
+        out.push(argv0.to_vec());
     }
+    out.push(bin);
+    out
 }
 
 impl<P: Platform> Kernel<P> {
@@ -371,7 +373,7 @@ pub fn load_program<P: Platform>(
     if inode.perm & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    let abs = absolute_path(vfs, cwd, path);
+    let abs = vfs.realpath(cwd, path)?;
     let abs_str: Rc<str> = Rc::from(core::str::from_utf8(&abs).unwrap_or("?"));
     let spec = ExecSpec {
         file: bytes,

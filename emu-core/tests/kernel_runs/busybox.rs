@@ -36,8 +36,10 @@ fn applet(dir: &Path, program: &[u8], args: &[&str], stdin: &[u8]) {
         stdin,
     );
     let files: &[(&str, &[u8])] = &[("input.txt", INPUT)];
+    // As `lockstep run --argv0 APPLET /bin/busybox` does it: busybox at /bin/busybox,
+    // /init linked to it, the applet name in argv[0].
     let guest = run_guest_with(
-        args[0],
+        "busybox",
         program,
         args,
         &[("LANG", "C")],

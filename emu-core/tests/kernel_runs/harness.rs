@@ -43,7 +43,8 @@ pub fn newc_entry(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8
     }
 }
 
-/// The initramfs the CLI builds: the program at /bin/<name>, plus /proc, /dev, /tmp.
+/// The initramfs `lockstep run` builds: the program at /bin/<name>, /init linked to it
+/// (the kernel executes /init whatever argv[0] says), plus /proc, /dev, /tmp.
 pub fn initramfs(name: &str, program: &[u8], extra: &[(&str, &[u8])]) -> Vec<u8> {
     let mut a = Vec::new();
     newc_entry(&mut a, 1, "bin", 0o040755, b"");
@@ -51,8 +52,15 @@ pub fn initramfs(name: &str, program: &[u8], extra: &[(&str, &[u8])]) -> Vec<u8>
     newc_entry(&mut a, 3, "dev", 0o040755, b"");
     newc_entry(&mut a, 4, "tmp", 0o041777, b"");
     newc_entry(&mut a, 5, &format!("bin/{name}"), 0o100755, program);
+    newc_entry(
+        &mut a,
+        6,
+        "init",
+        0o120777,
+        format!("/bin/{name}").as_bytes(),
+    );
     for (i, (path, data)) in extra.iter().enumerate() {
-        newc_entry(&mut a, 6 + i as u32, path, 0o100644, data);
+        newc_entry(&mut a, 7 + i as u32, path, 0o100644, data);
     }
     newc_entry(&mut a, 0, "TRAILER!!!", 0, b"");
     a

@@ -71,10 +71,14 @@ fn boot_to_the_first_user_instruction_is_deterministic_and_counted() {
 
 #[test]
 #[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
-fn a_missing_program_exits_127_with_a_log_line() {
-    let run = run_guest("prog", b"\x7fELF", &["nothere"], ENV, boot_info(1));
-    assert_eq!(run.exit, MachineExit::Guest(DebugExit::Exited(127)));
-    assert!(run.log.contains("cannot execute nothere"), "{}", run.log);
+fn a_corrupt_program_exits_126_with_a_log_line() {
+    let run = run_guest("prog", b"\x7fELF", &["prog"], ENV, boot_info(1));
+    assert_eq!(run.exit, MachineExit::Guest(DebugExit::Exited(126)));
+    assert!(
+        run.log.contains("cannot execute prog: ENOEXEC"),
+        "{}",
+        run.log
+    );
 }
 
 const FILES: &str = r#"

@@ -125,6 +125,41 @@ impl Vfs {
         })
     }
 
+    /// The canonical absolute path of `path` (symbolic links resolved, like
+    /// realpath(3)): what /proc/self/exe shows for an executable.
+    pub fn realpath(&self, cwd: Ino, path: &[u8]) -> SysResult<Vec<u8>> {
+        let mut path = path.to_vec();
+        let mut base = cwd;
+        for _ in 0..=MAX_SYMLINKS {
+            let parent = self.resolve_parent(base, &path)?;
+            let dir_path = self.path_of(parent.dir).ok_or(Errno::ENOENT)?;
+            let ino = match parent.name.as_slice() {
+                b"" | b"." => return Ok(dir_path),
+                b".." => {
+                    let up = self.resolve(parent.dir, b"..", true)?;
+                    return self.path_of(up).ok_or(Errno::ENOENT);
+                }
+                name => self.lookup(parent.dir, name)?.ok_or(Errno::ENOENT)?,
+            };
+            match &self.inode(ino)?.node {
+                Node::Symlink(target) => {
+                    path = target.clone();
+                    base = parent.dir;
+                }
+                Node::Dir { .. } => return self.path_of(ino).ok_or(Errno::ENOENT),
+                _ => {
+                    let mut out = dir_path;
+                    if out != b"/" {
+                        out.push(b'/');
+                    }
+                    out.extend_from_slice(&parent.name);
+                    return Ok(out);
+                }
+            }
+        }
+        Err(Errno::ELOOP)
+    }
+
     /// The absolute path of directory `ino` (for getcwd); `None` if it was removed.
     pub fn path_of(&self, ino: Ino) -> Option<Vec<u8>> {
         let mut parts: Vec<Vec<u8>> = Vec::new();

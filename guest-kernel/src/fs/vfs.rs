@@ -584,6 +584,28 @@ mod tests {
     }
 
     #[test]
+    fn realpath_resolves_every_symlink() {
+        let mut v = fs();
+        let bin = v.ensure_dir(ROOT_INO, b"bin", 0o755, T0).unwrap();
+        mkfile(&mut v, b"/bin/prog", b"");
+        v.create(
+            ROOT_INO,
+            b"init",
+            Node::Symlink(b"/bin/prog".to_vec()),
+            0o777,
+            T0,
+        )
+        .unwrap();
+        v.create(bin, b"rel", Node::Symlink(b"../init".to_vec()), 0o777, T0)
+            .unwrap();
+        assert_eq!(v.realpath(ROOT_INO, b"/init").unwrap(), b"/bin/prog");
+        assert_eq!(v.realpath(bin, b"rel").unwrap(), b"/bin/prog");
+        assert_eq!(v.realpath(ROOT_INO, b"/bin/../tmp/").unwrap(), b"/tmp");
+        assert_eq!(v.realpath(ROOT_INO, b"/").unwrap(), b"/");
+        assert_eq!(v.realpath(ROOT_INO, b"/nope"), Err(Errno::ENOENT));
+    }
+
+    #[test]
     fn symlink_loops_are_eloop_and_long_names_enametoolong() {
         let mut v = fs();
         v.create(ROOT_INO, b"l1", Node::Symlink(b"l2".to_vec()), 0o777, T0)

@@ -1,0 +1,131 @@
+//! CPUID: the single source of truth for what the virtual CPU advertises.
+//!
+//! Every feature bit set here is implemented and difftested; glibc, musl and
+//! Rust pick code paths from these bits, so a bit is set only when its whole
+//! instruction set is complete. The vendor string is our own, so libraries
+//! take their generic (vendor-neutral) paths.
+
+/// Feature bits of leaf 1 EDX (SDM Vol. 2A, Table 3-11).
+pub mod leaf1_edx {
+    /// x87 FPU on chip.
+    pub const FPU: u32 = 1 << 0;
+    /// Time stamp counter.
+    pub const TSC: u32 = 1 << 4;
+    /// CMPXCHG8B.
+    pub const CX8: u32 = 1 << 8;
+    /// CMOVcc (and FCMOVcc/FCOMI with FPU).
+    pub const CMOV: u32 = 1 << 15;
+    /// FXSAVE/FXRSTOR.
+    pub const FXSR: u32 = 1 << 24;
+    /// SSE.
+    pub const SSE: u32 = 1 << 25;
+    /// SSE2.
+    pub const SSE2: u32 = 1 << 26;
+}
+
+/// Feature bits of leaf 1 ECX (SDM Vol. 2A, Table 3-10).
+pub mod leaf1_ecx {
+    /// SSE3.
+    pub const SSE3: u32 = 1 << 0;
+    /// SSSE3.
+    pub const SSSE3: u32 = 1 << 9;
+    /// CMPXCHG16B.
+    pub const CX16: u32 = 1 << 13;
+    /// SSE4.1.
+    pub const SSE41: u32 = 1 << 19;
+    /// SSE4.2.
+    pub const SSE42: u32 = 1 << 20;
+    /// MOVBE.
+    pub const MOVBE: u32 = 1 << 22;
+    /// POPCNT.
+    pub const POPCNT: u32 = 1 << 23;
+}
+
+/// Feature bits of leaf 7 subleaf 0 EBX.
+pub mod leaf7_ebx {
+    /// BMI1 (andn, bextr, blsi, blsmsk, blsr, tzcnt).
+    pub const BMI1: u32 = 1 << 3;
+    /// BMI2 (bzhi, mulx, pdep, pext, rorx, sarx, shlx, shrx).
+    pub const BMI2: u32 = 1 << 8;
+    /// ADX (adcx, adox).
+    pub const ADX: u32 = 1 << 19;
+}
+
+/// Feature bits of leaf 0x8000_0001 ECX.
+pub mod ext1_ecx {
+    /// LAHF/SAHF in 64-bit mode.
+    pub const LAHF_LM: u32 = 1 << 0;
+    /// LZCNT.
+    pub const ABM: u32 = 1 << 5;
+}
+
+/// Feature bits of leaf 0x8000_0001 EDX.
+pub mod ext1_edx {
+    /// SYSCALL/SYSRET.
+    pub const SYSCALL: u32 = 1 << 11;
+    /// Execute disable.
+    pub const NX: u32 = 1 << 20;
+    /// RDTSCP.
+    pub const RDTSCP: u32 = 1 << 27;
+    /// Long mode.
+    pub const LM: u32 = 1 << 29;
+}
+
+/// What this CPU advertises. Extend a mask only when its family is complete.
+pub const LEAF1_EDX: u32 = leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
+/// Leaf 1 ECX as advertised.
+pub const LEAF1_ECX: u32 = 0;
+/// Leaf 7 EBX as advertised.
+pub const LEAF7_EBX: u32 = 0;
+/// Leaf 0x8000_0001 ECX as advertised.
+pub const EXT1_ECX: u32 = 0;
+/// Leaf 0x8000_0001 EDX as advertised.
+pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
+
+/// The vendor string (leaf 0: EBX, EDX, ECX).
+pub const VENDOR: &[u8; 12] = b"LockstepVCPU";
+
+/// Returns EAX, EBX, ECX, EDX for `leaf`/`subleaf`.
+pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
+    let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    match leaf {
+        0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
+        // Family 6, model 0x0f, stepping 1; CLFLUSH line size 8 (x8 = 64 bytes).
+        1 => [0x0000_06f1, 0x0000_0800, LEAF1_ECX, LEAF1_EDX],
+        7 if subleaf == 0 => [0, LEAF7_EBX, 0, 0],
+        0x8000_0000 => [0x8000_0008, 0, 0, 0],
+        0x8000_0001 => [0, 0, EXT1_ECX, EXT1_EDX],
+        0x8000_0002..=0x8000_0004 => {
+            let name = b"lockstep virtual x86-64 CPU\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+            let off = ((leaf - 0x8000_0002) * 16) as usize;
+            let b = &name[off..off + 16];
+            [le(&b[0..4]), le(&b[4..8]), le(&b[8..12]), le(&b[12..16])]
+        }
+        // 40 physical, 48 linear address bits.
+        0x8000_0008 => [0x0000_3028, 0, 0, 0],
+        _ => [0, 0, 0, 0],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_string_is_in_ebx_edx_ecx_order() {
+        let [max, b, c, d] = cpuid(0, 0);
+        assert!(max >= 1);
+        let mut v = Vec::new();
+        for r in [b, d, c] {
+            v.extend_from_slice(&r.to_le_bytes());
+        }
+        assert_eq!(&v, VENDOR);
+    }
+
+    #[test]
+    fn long_mode_and_nx_are_advertised() {
+        let [_, _, _, edx] = cpuid(0x8000_0001, 0);
+        assert_ne!(edx & ext1_edx::LM, 0);
+        assert_ne!(edx & ext1_edx::NX, 0);
+    }
+}

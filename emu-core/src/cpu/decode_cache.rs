@@ -1,0 +1,201 @@
+//! The decoded-instruction cache: basic blocks of pre-decoded instructions
+//! with their handlers resolved once, keyed by virtual RIP and validated
+//! against the physical page and its code generation.
+//!
+//! A block ends after a control-transfer instruction, at the end of a page,
+//! or after `MAX_BLOCK_OPS` instructions. An instruction that crosses a page
+//! boundary forms a block of its own that depends on both pages. Blocks live
+//! in one arena; when it fills up everything is dropped and decoded afresh.
+
+use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction};
+
+use super::core::Core;
+use super::exception::Exception;
+use super::exec::{self, Handler};
+use crate::mmu::Access;
+
+/// Most instructions in one block.
+pub const MAX_BLOCK_OPS: usize = 64;
+const TABLE_SIZE: usize = 1 << 14;
+const ARENA_LIMIT: usize = 1 << 20;
+const NO_PAGE: u64 = u64::MAX;
+
+/// One decoded instruction and its handler.
+#[derive(Clone, Copy)]
+pub struct Op {
+    /// The decoded instruction.
+    pub insn: Instruction,
+    /// Its handler.
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Op({:?} @ {:#x})", self.insn.code(), self.insn.ip())
+    }
+}
+
+/// A basic block.
+#[derive(Debug, Clone, Copy)]
+pub struct Block {
+    /// Virtual address of the first instruction.
+    pub rip: u64,
+    /// Virtual address just past the last instruction.
+    pub end: u64,
+    /// Physical address of the first byte.
+    pub phys: u64,
+    /// Generation of the first page when decoded.
+    pub gen: u32,
+    /// Physical page of the second page for a page-crossing instruction.
+    pub phys2: u64,
+    /// Generation of that second page.
+    pub gen2: u32,
+    /// First op in the arena.
+    pub start: u32,
+    /// Number of ops.
+    pub len: u32,
+}
+
+/// The cache.
+#[derive(Debug)]
+pub struct DecodeCache {
+    /// All ops of all blocks.
+    pub ops: Vec<Op>,
+    /// All blocks.
+    pub blocks: Vec<Block>,
+    /// Direct-mapped RIP -> block index + 1 (0 = empty).
+    table: Box<[u32]>,
+    /// Decoded blocks (statistics).
+    pub decoded_blocks: u64,
+}
+
+impl Default for DecodeCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline(always)]
+fn slot(rip: u64) -> usize {
+    ((rip ^ (rip >> 14)) as usize) & (TABLE_SIZE - 1)
+}
+
+impl DecodeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self {
+            ops: Vec::with_capacity(4096),
+            blocks: Vec::with_capacity(256),
+            table: vec![0u32; TABLE_SIZE].into_boxed_slice(),
+            decoded_blocks: 0,
+        }
+    }
+
+    /// Drops every block.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.blocks.clear();
+        self.table.fill(0);
+    }
+
+    /// The block starting at `core.rip`, decoding it if needed. Fails with the
+    /// fetch fault (#PF with the I/D bit) when the code is not executable.
+    #[inline(always)]
+    pub fn block_at(&mut self, core: &mut Core) -> Result<u32, Exception> {
+        let rip = core.rip;
+        let p = core.privilege();
+        let phys = core.mmu.translate(&mut core.ram, rip, Access::Execute, p)?;
+        let idx = self.table[slot(rip)];
+        if idx != 0 {
+            let b = &self.blocks[(idx - 1) as usize];
+            if b.rip == rip
+                && b.phys == phys
+                && core.code.generation(phys) == b.gen
+                && (b.phys2 == NO_PAGE || core.code.generation(b.phys2) == b.gen2)
+            {
+                return Ok(idx - 1);
+            }
+        }
+        self.decode(core, rip, phys)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode(&mut self, core: &mut Core, rip: u64, phys: u64) -> Result<u32, Exception> {
+        if self.ops.len() + MAX_BLOCK_OPS > ARENA_LIMIT {
+            self.clear();
+        }
+        self.decoded_blocks += 1;
+        let in_page = (4096 - (rip & 0xfff)) as usize;
+        let mut buf = [0u8; 4096 + 16];
+        if let Some(s) = core.ram.slice(phys, in_page) {
+            buf[..in_page].copy_from_slice(s);
+        } else {
+            buf[..in_page].fill(0xff);
+        }
+        let gen = core.code.mark(phys);
+        let start = self.ops.len() as u32;
+        let mut decoder = Decoder::with_ip(64, &buf[..in_page], rip, DecoderOptions::NONE);
+        let mut insn = Instruction::default();
+        let mut end = rip;
+        let mut phys2 = NO_PAGE;
+        let mut gen2 = 0;
+        while decoder.can_decode() && self.ops.len() - (start as usize) < MAX_BLOCK_OPS {
+            let pos = decoder.position();
+            decoder.decode_out(&mut insn);
+            if decoder.last_error() == iced_x86::DecoderError::NoMoreBytes {
+                // The instruction runs into the next page.
+                if self.ops.len() > start as usize {
+                    break;
+                }
+                let next = (rip & !0xfff).wrapping_add(0x1000);
+                let p = core.privilege();
+                let next_phys = core
+                    .mmu
+                    .translate(&mut core.ram, next, Access::Execute, p)?;
+                let avail = (in_page - pos).min(15);
+                let mut tail = [0u8; 15];
+                tail[..avail].copy_from_slice(&buf[pos..pos + avail]);
+                for (k, b) in tail[avail..].iter_mut().enumerate() {
+                    *b = core
+                        .ram
+                        .slice(next_phys + k as u64, 1)
+                        .map_or(0xff, |s| s[0]);
+                }
+                gen2 = core.code.mark(next_phys);
+                phys2 = next_phys & !0xfff;
+                let mut d2 = Decoder::with_ip(64, &tail, rip, DecoderOptions::NONE);
+                d2.decode_out(&mut insn);
+                self.push_op(&insn);
+                end = insn.next_ip();
+                break;
+            }
+            self.push_op(&insn);
+            end = insn.next_ip();
+            if insn.flow_control() != FlowControl::Next {
+                break;
+            }
+        }
+        let block = Block {
+            rip,
+            end,
+            phys,
+            gen,
+            phys2,
+            gen2,
+            start,
+            len: self.ops.len() as u32 - start,
+        };
+        let idx = self.blocks.len() as u32;
+        self.blocks.push(block);
+        self.table[slot(rip)] = idx + 1;
+        Ok(idx)
+    }
+
+    fn push_op(&mut self, insn: &Instruction) {
+        self.ops.push(Op {
+            insn: *insn,
+            handler: exec::resolve(insn),
+        });
+    }
+}

@@ -1,0 +1,380 @@
+//! The x86-64 CPU: architectural state (`core`), decode cache, instruction
+//! families (`exec`), and the public [`Cpu`] API with its run loop.
+//!
+//! The run loop looks up the basic block at RIP (decoding it on a miss) and
+//! calls each cached instruction's handler in turn. It returns an [`Exit`]
+//! when the instruction budget is spent, RIP reaches the stop address, or an
+//! instruction faults or raises an event.
+
+pub mod code_map;
+pub mod core;
+pub mod cpuid;
+pub mod decode_cache;
+pub mod exception;
+pub mod exec;
+pub mod flags;
+pub mod fpu;
+pub mod regs;
+pub mod trace;
+
+use self::core::Core;
+use self::decode_cache::DecodeCache;
+use self::exception::{Exception, Stop};
+use crate::error::Error;
+use crate::memory::{GuestRam, PAGE_SIZE};
+use crate::mmu::builder::{self, FrameAllocator, Prot};
+use crate::mmu::{cr0, cr4, efer, Access, Privilege};
+
+pub use self::regs::Gpr;
+pub use self::trace::{TraceRecord, Tracer};
+
+/// Configuration of a [`Cpu`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuConfig {
+    /// Guest RAM size in bytes (a multiple of 4096).
+    pub ram_size: u64,
+}
+
+impl Default for CpuConfig {
+    fn default() -> Self {
+        Self { ram_size: 64 << 20 }
+    }
+}
+
+/// Limits for one [`Cpu::run`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimit {
+    /// Stop after this many retired instructions (counted from this call).
+    pub max_instructions: u64,
+    /// Stop when RIP reaches this address, before executing it.
+    pub stop_at: Option<u64>,
+}
+
+impl Default for RunLimit {
+    fn default() -> Self {
+        Self {
+            max_instructions: u64::MAX,
+            stop_at: None,
+        }
+    }
+}
+
+/// Why [`Cpu::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// RIP reached `RunLimit::stop_at`.
+    StopAddress,
+    /// `RunLimit::max_instructions` retired.
+    InstructionLimit,
+    /// An instruction faulted; RIP points at it and it did not retire.
+    Exception(Exception),
+    /// `syscall` retired; RIP points after it. Handle it and run again.
+    Syscall,
+    /// `int3` retired; RIP points after it.
+    Breakpoint,
+    /// `int n` retired; RIP points after it.
+    SoftwareInterrupt(u8),
+    /// `hlt` retired (CPL 0 only).
+    Halt,
+}
+
+/// A deterministic x86-64 CPU with its own guest RAM.
+///
+/// ```
+/// use emu_core::{Cpu, CpuConfig, Exit, Gpr, Prot, RunLimit};
+///
+/// let mut cpu = Cpu::new(CpuConfig::default()).unwrap();
+/// // mov eax, 40; add eax, 2; int3
+/// let code = [0xb8, 40, 0, 0, 0, 0x83, 0xc0, 2, 0xcc];
+/// cpu.map(0x40_0000, 0x1000, Prot::RX).unwrap();
+/// cpu.write_virt(0x40_0000, &code).unwrap();
+/// cpu.set_rip(0x40_0000);
+/// assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+/// assert_eq!(cpu.gpr(Gpr::Rax), 42);
+/// assert_eq!(cpu.instructions_retired(), 3);
+/// ```
+pub struct Cpu {
+    core: Core,
+    cache: DecodeCache,
+    frames: FrameAllocator,
+    tracer: Option<Box<dyn Tracer>>,
+}
+
+impl std::fmt::Debug for Cpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cpu")
+            .field("rip", &format_args!("{:#x}", self.core.rip))
+            .field("gpr", &self.core.gpr)
+            .field("rflags", &format_args!("{:#x}", self.core.flags.rflags()))
+            .field("icount", &self.core.icount)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cpu {
+    /// A CPU in 64-bit mode at CPL 3 with paging on and an empty address space
+    /// (use [`Cpu::map`] to add pages). RFLAGS = 0x202, MXCSR = 0x1f80, FCW = 0x37f.
+    pub fn new(config: CpuConfig) -> Result<Self, Error> {
+        let ram = GuestRam::new(config.ram_size)?;
+        let mut frames = FrameAllocator::new(PAGE_SIZE, ram.size());
+        let mut core = Core::new(ram);
+        let pml4 = frames.alloc(&mut core.ram)?;
+        core.mmu
+            .set_efer(efer::SCE | efer::LME | efer::LMA | efer::NXE);
+        core.mmu
+            .set_cr4(cr4::PAE | cr4::PGE | cr4::OSFXSR | cr4::OSXMMEXCPT);
+        core.mmu.set_cr3(pml4);
+        core.mmu
+            .set_cr0(cr0::PE | cr0::MP | cr0::ET | cr0::NE | cr0::WP | cr0::AM | cr0::PG);
+        core.seg.cs = 0x33;
+        core.seg.ss = 0x2b;
+        core.cpl = 3;
+        core.flags.set_rflags(0x202);
+        Ok(Self {
+            core,
+            cache: DecodeCache::new(),
+            frames,
+            tracer: None,
+        })
+    }
+
+    /// Maps `[vaddr, vaddr + len)` (page aligned) as user pages with `prot`,
+    /// backed by fresh zeroed frames; already mapped pages only change protection.
+    pub fn map(&mut self, vaddr: u64, len: u64, prot: Prot) -> Result<(), Error> {
+        let cr3 = self.core.mmu.cr3();
+        builder::map_range(&mut self.core.ram, &mut self.frames, cr3, vaddr, len, prot)?;
+        self.core.mmu.flush_tlb();
+        Ok(())
+    }
+
+    fn host_phys(&self, vaddr: u64) -> Result<u64, Error> {
+        self.core
+            .mmu
+            .probe(&self.core.ram, vaddr, Access::Read, Privilege::Supervisor)
+            .ok_or(Error::NotMapped { addr: vaddr })
+    }
+
+    /// Writes guest memory through the page tables (ignoring write protection,
+    /// as a loader would), invalidating any decoded code there.
+    pub fn write_virt(&mut self, vaddr: u64, data: &[u8]) -> Result<(), Error> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let va = vaddr.wrapping_add(done as u64);
+            let phys = self.host_phys(va)?;
+            let n = ((PAGE_SIZE - (va & 0xfff)) as usize).min(data.len() - done);
+            let ram_size = self.core.ram.size();
+            let dst = self
+                .core
+                .ram
+                .slice_mut(phys, n)
+                .ok_or(Error::PhysOutOfRange {
+                    addr: phys,
+                    len: n as u64,
+                    ram_size,
+                })?;
+            dst.copy_from_slice(&data[done..done + n]);
+            self.core.code.invalidate(phys);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads guest memory through the page tables.
+    pub fn read_virt(&self, vaddr: u64, out: &mut [u8]) -> Result<(), Error> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let va = vaddr.wrapping_add(done as u64);
+            let phys = self.host_phys(va)?;
+            let n = ((PAGE_SIZE - (va & 0xfff)) as usize).min(out.len() - done);
+            let src = self.core.ram.slice(phys, n).ok_or(Error::PhysOutOfRange {
+                addr: phys,
+                len: n as u64,
+                ram_size: self.core.ram.size(),
+            })?;
+            out[done..done + n].copy_from_slice(src);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads a general-purpose register.
+    pub fn gpr(&self, r: Gpr) -> u64 {
+        self.core.gpr[r as usize]
+    }
+    /// Writes a general-purpose register.
+    pub fn set_gpr(&mut self, r: Gpr, v: u64) {
+        self.core.gpr[r as usize] = v;
+    }
+    /// RIP.
+    pub fn rip(&self) -> u64 {
+        self.core.rip
+    }
+    /// Sets RIP.
+    pub fn set_rip(&mut self, v: u64) {
+        self.core.rip = v;
+    }
+    /// RFLAGS.
+    pub fn rflags(&self) -> u64 {
+        self.core.flags.rflags()
+    }
+    /// Sets RFLAGS (reserved bits are forced to their fixed values).
+    pub fn set_rflags(&mut self, v: u64) {
+        self.core.flags.set_rflags(v);
+    }
+    /// XMM register `i` (0..16).
+    pub fn xmm(&self, i: usize) -> u128 {
+        self.core.xmm[i & 15]
+    }
+    /// Sets XMM register `i` (0..16).
+    pub fn set_xmm(&mut self, i: usize, v: u128) {
+        self.core.xmm[i & 15] = v;
+    }
+    /// MXCSR.
+    pub fn mxcsr(&self) -> u32 {
+        self.core.mxcsr
+    }
+    /// Sets MXCSR (bits outside MXCSR_MASK are ignored).
+    pub fn set_mxcsr(&mut self, v: u32) {
+        self.core.mxcsr = v & fpu::MXCSR_MASK;
+    }
+    /// FS base.
+    pub fn fs_base(&self) -> u64 {
+        self.core.seg.fs_base
+    }
+    /// Sets the FS base.
+    pub fn set_fs_base(&mut self, v: u64) {
+        self.core.seg.fs_base = v;
+    }
+    /// GS base.
+    pub fn gs_base(&self) -> u64 {
+        self.core.seg.gs_base
+    }
+    /// Sets the GS base.
+    pub fn set_gs_base(&mut self, v: u64) {
+        self.core.seg.gs_base = v;
+    }
+    /// The x87, MXCSR and XMM state as a 512-byte FXSAVE64 image.
+    pub fn fxsave_image(&self) -> [u8; 512] {
+        fpu::fxsave_image(&self.core.fpu, self.core.mxcsr, &self.core.xmm)
+    }
+    /// Loads the x87, MXCSR and XMM state from an FXSAVE64 image. Fails with
+    /// #GP(0) when the image's MXCSR has reserved bits set.
+    pub fn fxrstor_image(&mut self, img: &[u8; 512]) -> Result<(), Exception> {
+        let c = &mut self.core;
+        fpu::fxrstor_image(img, &mut c.fpu, &mut c.mxcsr, &mut c.xmm)
+            .map_err(|_| Exception::GeneralProtection(0))
+    }
+    /// Instructions retired since creation.
+    pub fn instructions_retired(&self) -> u64 {
+        self.core.icount
+    }
+    /// The virtual time-stamp counter.
+    pub fn tsc(&self) -> u64 {
+        self.core.tsc()
+    }
+    /// Installs (or removes) a per-instruction tracer. Tracing runs one
+    /// instruction at a time and is much slower than normal execution.
+    pub fn set_tracer(&mut self, tracer: Option<Box<dyn Tracer>>) {
+        self.tracer = tracer;
+    }
+    /// Number of basic blocks decoded so far (cache misses).
+    pub fn decoded_blocks(&self) -> u64 {
+        self.cache.decoded_blocks
+    }
+
+    /// Runs until a limit, a fault or an event. See [`Exit`].
+    pub fn run(&mut self, limit: RunLimit) -> Exit {
+        let target = self.core.icount.saturating_add(limit.max_instructions);
+        let stop_at = limit.stop_at.unwrap_or(u64::MAX);
+        loop {
+            if self.core.icount >= target {
+                return Exit::InstructionLimit;
+            }
+            if self.core.rip == stop_at {
+                return Exit::StopAddress;
+            }
+            if self.tracer.is_some() {
+                if let Some(exit) = self.traced_step() {
+                    return exit;
+                }
+                continue;
+            }
+            let b = match self.cache.block_at(&mut self.core) {
+                Ok(b) => self.cache.blocks[b as usize],
+                Err(e) => return Exit::Exception(e),
+            };
+            let budget = target - self.core.icount;
+            let mut n = (b.len as u64).min(budget) as usize;
+            if stop_at > b.rip && stop_at < b.end {
+                // Stop address inside the block: run only the ops before it.
+                let ops = &self.cache.ops[b.start as usize..(b.start + b.len) as usize];
+                n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
+            }
+            let ops = &self.cache.ops[b.start as usize..b.start as usize + n];
+            for op in ops {
+                self.core.rip = op.insn.next_ip();
+                if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
+                    return self.stop_exit(stop, op.insn.ip());
+                }
+                self.core.icount += 1;
+                if self.core.code_written {
+                    self.core.code_written = false;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Executes one instruction with the tracer attached; `Some` ends the run.
+    fn traced_step(&mut self) -> Option<Exit> {
+        let b = match self.cache.block_at(&mut self.core) {
+            Ok(b) => self.cache.blocks[b as usize],
+            Err(e) => {
+                if let Some(t) = self.tracer.as_mut() {
+                    t.fault(self.core.rip, e);
+                }
+                return Some(Exit::Exception(e));
+            }
+        };
+        let op = self.cache.ops[b.start as usize];
+        let before = trace::Snapshot::take(&self.core);
+        self.core.rip = op.insn.next_ip();
+        let result = (op.handler)(&mut self.core, &op.insn);
+        let exit = match result {
+            Ok(()) => {
+                self.core.icount += 1;
+                self.core.code_written = false;
+                None
+            }
+            Err(stop) => Some(self.stop_exit(stop, op.insn.ip())),
+        };
+        let mut bytes = [0u8; 16];
+        let len = op.insn.len().min(16);
+        let _ = self.read_virt(op.insn.ip(), &mut bytes[..len]);
+        let record = TraceRecord::new(&op.insn, &bytes[..len], &before, &self.core, exit);
+        if let Some(t) = self.tracer.as_mut() {
+            t.instruction(&record);
+        }
+        exit
+    }
+
+    fn stop_exit(&mut self, stop: Stop, ip: u64) -> Exit {
+        match stop {
+            Stop::Fault(e) => {
+                self.core.rip = ip;
+                return Exit::Exception(e);
+            }
+            _ => self.core.icount += 1,
+        }
+        match stop {
+            Stop::Fault(e) => Exit::Exception(e),
+            Stop::Syscall => Exit::Syscall,
+            Stop::Breakpoint => Exit::Breakpoint,
+            Stop::SoftwareInterrupt(n) => Exit::SoftwareInterrupt(n),
+            Stop::Halt => Exit::Halt,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

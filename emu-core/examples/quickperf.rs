@@ -21,5 +21,8 @@ fn main() {
     let exit = cpu.run(RunLimit::default());
     let s = t.elapsed().as_secs_f64();
     let n = cpu.instructions_retired();
-    println!("{exit:?}: {n} instructions in {s:.3} s = {:.1} MIPS", n as f64 / s / 1e6);
+    println!(
+        "{exit:?}: {n} instructions in {s:.3} s = {:.1} MIPS",
+        n as f64 / s / 1e6
+    );
 }

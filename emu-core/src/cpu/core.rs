@@ -84,6 +84,10 @@ pub struct Core {
     /// Set by `ea` when an SS-relative operand (RSP/RBP base) has a
     /// non-canonical address: the access then raises #SS(0), not #GP(0).
     pub stack_fault_pending: std::cell::Cell<bool>,
+    /// Debugger watchpoints (empty in normal runs: one length check per access).
+    pub watchpoints: Vec<super::debug::Watchpoint>,
+    /// The first watchpoint hit by the current instruction.
+    pub watch_hit: Option<super::debug::WatchHit>,
 }
 
 /// A value read from or written to a sized operand.
@@ -113,6 +117,8 @@ impl Core {
             sys: SystemRegs::default(),
             io: Box::new(NoIo),
             stack_fault_pending: std::cell::Cell::new(false),
+            watchpoints: Vec::new(),
+            watch_hit: None,
         }
     }
 
@@ -144,6 +150,30 @@ impl Core {
     #[inline(always)]
     pub fn set_reg(&mut self, r: Register, v: u64) {
         regs::write(&mut self.gpr, r, v);
+    }
+
+    /// Reads GPR operand `r` whose width `W` (8, 16, 32 or 64 bits) is known
+    /// at resolve time; 32- and 64-bit registers index the file directly.
+    #[inline(always)]
+    pub fn reg_w<const W: u32>(&self, r: Register) -> u64 {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15],
+            32 => self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] & 0xffff_ffff,
+            _ => self.reg(r),
+        }
+    }
+
+    /// Writes GPR operand `r` of width `W` (see [`Core::reg_w`]); 32-bit
+    /// writes zero-extend, 8- and 16-bit writes merge.
+    #[inline(always)]
+    pub fn set_reg_w<const W: u32>(&mut self, r: Register, v: u64) {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15] = v,
+            32 => {
+                self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] = v & 0xffff_ffff;
+            }
+            _ => self.set_reg(r, v),
+        }
     }
 
     // ----- memory ------------------------------------------------------------
@@ -197,6 +227,9 @@ impl Core {
     #[inline(always)]
     pub fn read_bytes<const N: usize>(&mut self, addr: u64) -> Result<[u8; N], Exception> {
         let phys = self.translate(addr, Access::Read)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, false);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             Ok(self.ram.read_array::<N>(phys).unwrap_or([0xff; N]))
         } else {
@@ -236,6 +269,9 @@ impl Core {
         bytes: [u8; N],
     ) -> Result<(), Exception> {
         let phys = self.translate(addr, Access::Write)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, true);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             self.note_write(phys);
             self.ram.write_array(phys, bytes);
@@ -270,6 +306,26 @@ impl Core {
         Ok(())
     }
 
+    /// Records the first watchpoint that `[addr, addr + len)` triggers; the
+    /// run loop reports it after the instruction completes (a trap, as #DB).
+    #[cold]
+    fn check_watch(&mut self, addr: u64, len: u64, write: bool) {
+        if self.watch_hit.is_some() {
+            return;
+        }
+        if let Some(w) = self
+            .watchpoints
+            .iter()
+            .find(|w| w.triggers(addr, len, write))
+        {
+            self.watch_hit = Some(super::debug::WatchHit {
+                addr: w.addr,
+                kind: w.kind,
+            });
+            self.code_written = true;
+        }
+    }
+
     /// Records a store to physical `phys`: invalidates decoded code there.
     #[inline(always)]
     fn note_write(&mut self, phys: u64) {
@@ -285,7 +341,8 @@ impl Core {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));
         if last >> 12 != addr >> 12 {
-            self.translate(last, Access::Write)?;
+            // The fault address is the first byte of the second page.
+            self.translate(last & !0xfff, Access::Write)?;
         }
         Ok(())
     }
@@ -415,13 +472,18 @@ impl Core {
         match i.memory_segment() {
             Register::FS => addr.wrapping_add(self.seg.fs_base),
             Register::GS => addr.wrapping_add(self.seg.gs_base),
-            Register::SS => {
-                if ((addr as i64) << 16 >> 16) as u64 != addr {
+            // CS/DS/ES/SS overrides are ignored in 64-bit mode: RSP/RBP-based
+            // operands use SS, whose non-canonical accesses raise #SS.
+            _ => {
+                let stack = matches!(
+                    base,
+                    Register::RSP | Register::RBP | Register::ESP | Register::EBP
+                );
+                if stack && ((addr as i64) << 16 >> 16) as u64 != addr {
                     self.stack_fault_pending.set(true);
                 }
                 addr
             }
-            _ => addr,
         }
     }
 

@@ -19,6 +19,8 @@ pub mod cond;
 pub mod exchange;
 pub mod fast;
 pub mod flagops;
+#[cfg(test)]
+pub(crate) mod int_a_testutil;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;

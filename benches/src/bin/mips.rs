@@ -1,10 +1,11 @@
 //! Quick throughput check: runs each workload once with an `n` sized to
 //! about `--minstr` million guest instructions (default 1000) and prints
-//! `name: X M instructions, Y s, Z MIPS`.
+//! `name: X M instructions, Y s, Z MIPS`, then checks the checksum against
+//! the native build of the same C code.
 //!
 //! Usage: `cargo run --release -p lockstep-benches --bin mips -- [--minstr M] [workload...]`
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use lockstep_benches::{BenchError, GuestRun, Workload};
@@ -55,12 +56,33 @@ fn measure(workload: Workload, minstr: u64) -> Result<(), BenchError> {
     let result = run.run(n)?;
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{workload}: {:.1} M instructions, {secs:.3} s, {:.1} MIPS (n = {n}, checksum {:#018x})",
+        "{workload}: {:.1} M instructions, {secs:.3} s, {:.1} MIPS (n = {n}, checksum {:#018x} {})",
         result.instructions as f64 / 1e6,
         result.instructions as f64 / 1e6 / secs,
-        result.checksum
+        result.checksum,
+        native_verdict(workload, n, result.checksum)
     );
     Ok(())
+}
+
+/// Compares `checksum` with the native build of the workload run with `n`.
+fn native_verdict(workload: Workload, n: u64, checksum: u64) -> String {
+    let output = match Command::new(workload.native_oracle())
+        .arg(n.to_string())
+        .output()
+    {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => return format!("unchecked: native oracle exited with {}", output.status),
+        Err(err) => return format!("unchecked: native oracle: {err}"),
+    };
+    match String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse::<i64>()
+    {
+        Ok(native) if native as u64 == checksum => "= native".to_owned(),
+        Ok(native) => format!("MISMATCH: native {:#018x}", native as u64),
+        Err(err) => format!("unchecked: native output: {err}"),
+    }
 }
 
 fn usage(problem: &str) -> ExitCode {

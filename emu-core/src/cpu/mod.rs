@@ -314,6 +314,11 @@ impl Cpu {
         self.breakpoints.dedup();
     }
 
+    /// The debugger breakpoints, sorted and without duplicates.
+    pub fn breakpoints(&self) -> &[u64] {
+        &self.breakpoints
+    }
+
     /// Sets the watchpoints: `run` stops with [`Exit::Watchpoint`] after an
     /// instruction that accessed a watched range.
     pub fn set_watchpoints(&mut self, watchpoints: &[debug::Watchpoint]) {

@@ -175,10 +175,12 @@ impl Cpu {
         Ok(())
     }
 
+    /// The physical address of any mapped `vaddr`: the supervisor view, or
+    /// the user view for user pages that SMAP hides from the supervisor.
     fn host_phys(&self, vaddr: u64) -> Result<u64, Error> {
-        self.core
-            .mmu
-            .probe(&self.core.ram, vaddr, Access::Read, Privilege::Supervisor)
+        let (mmu, ram) = (&self.core.mmu, &self.core.ram);
+        mmu.probe(ram, vaddr, Access::Read, Privilege::Supervisor)
+            .or_else(|| mmu.probe(ram, vaddr, Access::Read, Privilege::User))
             .ok_or(Error::NotMapped { addr: vaddr })
     }
 

@@ -462,6 +462,9 @@ impl Cpu {
         self.core.stack_fault_pending.set(false);
         if let Stop::Fault(e) = stop {
             self.core.rip = ip;
+            // A faulting instruction made no access: forget a watchpoint hit
+            // recorded before its fault.
+            self.core.watch_hit = None;
             if !self.core.deliver_exceptions {
                 return Some(Exit::Exception(e));
             }

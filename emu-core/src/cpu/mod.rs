@@ -352,8 +352,14 @@ impl Cpu {
                 return Exit::DebugBreakpoint;
             }
             if self.core.deliver_exceptions {
+                let rip = self.core.rip;
                 if let Some(exit) = self.poll_interrupts() {
                     return exit;
+                }
+                if self.core.rip != rip {
+                    // An interrupt was delivered: the handler's first
+                    // instruction gets the stop and breakpoint checks.
+                    continue;
                 }
             }
             if self.tracer.is_some() {

@@ -318,7 +318,11 @@ fn kernel_program() -> (Vec<u8>, u64, u64) {
 
 fn boot_kernel() -> Machine {
     let (code, _, _) = kernel_program();
-    let elf = tiny_elf(KERNEL_VIRT_BASE, &code);
+    boot_elf(&tiny_elf(KERNEL_VIRT_BASE, &code)).0
+}
+
+/// Boots `elf` with a 16 MiB machine; also returns its kernel log.
+fn boot_elf(elf: &[u8]) -> (Machine, ()) {
     let streams = HostStreams {
         stdout: Box::new(std::io::sink()),
         stderr: Box::new(std::io::sink()),
@@ -326,13 +330,13 @@ fn boot_kernel() -> Machine {
         kernel_log: Box::new(std::io::sink()),
     };
     let params = BootParams {
-        kernel: &elf,
+        kernel: elf,
         initramfs: b"070701",
         argv: &[],
         envp: &[],
         info: BootInfo::new(),
     };
-    Machine::new(16 << 20, &params, streams).unwrap()
+    (Machine::new(16 << 20, &params, streams).unwrap(), ())
 }
 
 #[test]
@@ -389,6 +393,76 @@ fn gdb_debugs_a_kernel_on_the_machine() {
     assert_eq!(end.unwrap(), SessionEnd::Detached);
     // 0x11 + 0x22 + 13 = 64.
     assert_eq!(after, MachineExit::Guest(DebugExit::Exited(64)));
+}
+
+/// A kernel that arms the APIC timer (vector 0x40, deadline TSC 200) and
+/// spins with interrupts enabled (by the host: `sti` is not implemented
+/// yet); the handler exits with status 5. Returns
+/// the machine (GDT and IDT installed by the host) and the handler address.
+fn timer_kernel() -> (Machine, u64) {
+    use emu_abi::timekeeping::{IA32_TSC_DEADLINE, LVT_TSC_DEADLINE, X2APIC_LVT_TIMER};
+    use emu_core::cpu::system_regs::TableReg;
+    use iced_x86::code_asm::*;
+    use iced_x86::BlockEncoderOptions;
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut spin = a.create_label();
+    let mut handler = a.create_label();
+    a.mov(ecx, X2APIC_LVT_TIMER).unwrap();
+    a.mov(eax, LVT_TSC_DEADLINE | 0x40).unwrap();
+    a.xor(edx, edx).unwrap();
+    a.wrmsr().unwrap();
+    a.mov(ecx, IA32_TSC_DEADLINE).unwrap();
+    a.mov(eax, 200u32).unwrap();
+    a.wrmsr().unwrap();
+    a.set_label(&mut spin).unwrap();
+    a.jmp(spin).unwrap();
+    a.set_label(&mut handler).unwrap();
+    a.mov(eax, DebugExit::Exited(5).encode()).unwrap();
+    a.mov(dx, DEBUG_EXIT.0 as u32).unwrap();
+    a.out(dx, eax).unwrap();
+    a.hlt().unwrap();
+    let r = a
+        .assemble_options(
+            KERNEL_VIRT_BASE,
+            BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+        )
+        .unwrap();
+    let handler = r.label_ip(&handler).unwrap();
+    let (mut m, _) = boot_elf(&tiny_elf(KERNEL_VIRT_BASE, &r.inner.code_buffer));
+    // GDT (null, 64-bit ring-0 code at 0x08) and a 0x41-entry IDT with an
+    // interrupt gate for vector 0x40, in the zeroed memory after the code.
+    let gdt = KERNEL_VIRT_BASE + 0x200;
+    let idt = KERNEL_VIRT_BASE + 0x300;
+    let cpu = m.cpu_mut();
+    cpu.write_virt(gdt + 8, &0x00af_9b00_0000_ffffu64.to_le_bytes())
+        .unwrap();
+    let lo = (handler & 0xffff) | (0x08 << 16) | (0x8e << 40) | (((handler >> 16) & 0xffff) << 48);
+    cpu.write_virt(idt + 0x40 * 16, &lo.to_le_bytes()).unwrap();
+    cpu.write_virt(idt + 0x40 * 16 + 8, &(handler >> 32).to_le_bytes())
+        .unwrap();
+    let c = cpu.core_mut();
+    c.sys.gdtr = TableReg {
+        base: gdt,
+        limit: 15,
+    };
+    c.sys.idtr = TableReg {
+        base: idt,
+        limit: 0x41 * 16 - 1,
+    };
+    c.gpr[4] = KERNEL_VIRT_BASE + 0xf00;
+    c.flags.set_rflags(0x202);
+    (m, handler)
+}
+
+#[test]
+fn breakpoint_on_an_interrupt_handler_entry_is_hit() {
+    use emu_core::debug::Debuggee;
+    let (mut m, handler) = timer_kernel();
+    m.cpu_mut().set_breakpoints(&[handler]);
+    assert_eq!(m.run_for(100_000), Some(StopEvent::Breakpoint));
+    assert_eq!(m.cpu().rip(), handler);
+    m.cpu_mut().set_breakpoints(&[]);
+    assert_eq!(m.run_for(100_000), Some(StopEvent::Exited(5)));
 }
 
 // ----- the remote protocol by hand -------------------------------------------

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod debug;
 pub mod devices;
 pub mod error;
 pub mod guest_images;

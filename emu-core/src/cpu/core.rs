@@ -133,8 +133,10 @@ impl Core {
 
     // ----- memory ------------------------------------------------------------
 
+    /// Translates virtual `addr` for a data `access` at the current CPL into a
+    /// guest physical address (bulk operations translate once per page).
     #[inline(always)]
-    fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
+    pub(crate) fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
         let p = self.privilege();
         self.mmu.translate(&mut self.ram, addr, access, p)
     }
@@ -217,8 +219,9 @@ impl Core {
     }
 
     /// Records a store to physical `phys`: invalidates decoded code there.
+    /// Bulk stores call it once per physical page they touch.
     #[inline(always)]
-    fn note_write(&mut self, phys: u64) {
+    pub(crate) fn note_write(&mut self, phys: u64) {
         if self.code.is_code(phys) {
             self.code.invalidate(phys);
             self.code_written = true;

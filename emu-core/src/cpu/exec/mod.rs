@@ -18,6 +18,8 @@ pub mod branch;
 pub mod cond;
 pub mod exchange;
 pub mod flagops;
+#[cfg(test)]
+pub(crate) mod int_b_testutil;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;

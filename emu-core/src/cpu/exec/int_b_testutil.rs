@@ -75,15 +75,18 @@ impl State {
             *g = rng.next();
         }
         gpr[Gpr::Rsp as usize] = RSP_INIT;
-        let mut fill = |len: usize| {
-            let mut v = vec![0u8; len];
-            for c in v.chunks_mut(8) {
-                c.copy_from_slice(&rng.next().to_le_bytes()[..c.len()]);
-            }
-            v
-        };
-        let data = fill(DATA_LEN);
-        let stack = fill(STACK_LEN);
+        // Memory comes from one pool of random bytes at a random offset:
+        // cheap even in unoptimized test builds.
+        static POOL: OnceLock<Vec<u8>> = OnceLock::new();
+        let pool = POOL.get_or_init(|| {
+            let mut r = Rng::new(0x9e37_79b9_7f4a_7c15);
+            (0..2 * (DATA_LEN + STACK_LEN) / 8)
+                .flat_map(|_| r.next().to_le_bytes())
+                .collect()
+        });
+        let off = (rng.next() % (DATA_LEN + STACK_LEN) as u64) as usize;
+        let data = pool[off..off + DATA_LEN].to_vec();
+        let stack = pool[off + DATA_LEN..off + DATA_LEN + STACK_LEN].to_vec();
         Self {
             gpr,
             rflags: 0x202 | (arith & crate::cpu::flags::bits::ARITH),
@@ -268,22 +271,27 @@ pub fn run_native(snippet: &[u8], s: &State) -> State {
 /// data RW, the stack RW), loaded from `s`, RIP at the snippet.
 pub fn emu_cpu(snippet: &[u8], s: &State, data_len: usize) -> Cpu {
     let mut cpu = Cpu::new(CpuConfig { ram_size: 4 << 20 }).expect("cpu");
-    let (page, at) = native_page(snippet);
     cpu.map(CODE, 0x1000, Prot::RWX).expect("map code");
     if data_len > 0 {
         cpu.map(DATA, data_len as u64, Prot::RW).expect("map data");
-        cpu.write_virt(DATA, &s.data[..data_len]).expect("data");
     }
     cpu.map(STACK, STACK_LEN as u64, Prot::RW)
         .expect("map stack");
+    load(&mut cpu, snippet, s, data_len);
+    cpu
+}
+
+/// Loads code, `data_len` bytes of data, the stack, GPRs, RFLAGS and RIP.
+fn load(cpu: &mut Cpu, snippet: &[u8], s: &State, data_len: usize) {
+    let (page, at) = native_page(snippet);
     cpu.write_virt(CODE, &page).expect("code");
+    cpu.write_virt(DATA, &s.data[..data_len]).expect("data");
     cpu.write_virt(STACK, &s.stack).expect("stack");
     for (i, g) in Gpr::ALL.iter().enumerate() {
         cpu.set_gpr(*g, s.gpr[i]);
     }
     cpu.set_rflags(s.rflags);
     cpu.set_rip(CODE + at as u64);
-    cpu
 }
 
 /// Runs `cpu` until the end of `snippet` (or a fault, within 10000
@@ -316,11 +324,25 @@ pub fn emu_state(cpu: &Cpu) -> State {
     }
 }
 
-/// Runs `snippet` through the emulator from `s` with all data mapped.
+/// Runs `snippet` through the emulator from `s` with all data mapped. The
+/// CPU is reused per thread (its mappings never change; code, data, stack,
+/// registers and flags are reloaded, which also invalidates decoded code).
 pub fn run_emu(snippet: &[u8], s: &State) -> (State, Exit) {
-    let mut cpu = emu_cpu(snippet, s, DATA_LEN);
-    let exit = run_to_end(&mut cpu, snippet);
-    (emu_state(&cpu), exit)
+    thread_local! {
+        static CPU: std::cell::RefCell<Option<Cpu>> = const { std::cell::RefCell::new(None) };
+    }
+    CPU.with(|c| {
+        let mut c = c.borrow_mut();
+        let cpu = match c.as_mut() {
+            Some(cpu) => {
+                load(cpu, snippet, s, DATA_LEN);
+                cpu
+            }
+            None => c.insert(emu_cpu(snippet, s, DATA_LEN)),
+        };
+        let exit = run_to_end(cpu, snippet);
+        (emu_state(cpu), exit)
+    })
 }
 
 /// Runs `snippet` on both sides from `s` and asserts equal GPRs, RFLAGS
@@ -339,11 +361,13 @@ pub fn check(snippet: &[u8], s: &State, flags_mask: u64) -> State {
         "RFLAGS differ: {}",
         ctx()
     );
-    if let Some(i) = (0..DATA_LEN).find(|&i| native.data[i] != emu.data[i]) {
-        panic!("data differs at offset {i:#x}: {}", ctx());
+    if native.data != emu.data {
+        let i = (0..DATA_LEN).find(|&i| native.data[i] != emu.data[i]);
+        panic!("data differs at offset {i:#x?}: {}", ctx());
     }
-    if let Some(i) = (0..STACK_LEN).find(|&i| native.stack[i] != emu.stack[i]) {
-        panic!("stack differs at offset {i:#x}: {}", ctx());
+    if native.stack != emu.stack {
+        let i = (0..STACK_LEN).find(|&i| native.stack[i] != emu.stack[i]);
+        panic!("stack differs at offset {i:#x?}: {}", ctx());
     }
     native
 }

@@ -26,8 +26,9 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
     })
 }
 
+/// `target` if it is canonical (48-bit linear addresses), else #GP(0).
 #[inline(always)]
-fn canonical(target: u64) -> Result<u64, Stop> {
+pub(super) fn canonical(target: u64) -> Result<u64, Stop> {
     if ((target as i64) << 16 >> 16) as u64 == target {
         Ok(target)
     } else {

@@ -74,13 +74,13 @@ pub mod ext1_edx {
 /// What this CPU advertises. Extend a mask only when its family is complete.
 pub const LEAF1_EDX: u32 = leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
 /// Leaf 1 ECX as advertised.
-pub const LEAF1_ECX: u32 = 0;
+pub const LEAF1_ECX: u32 = leaf1_ecx::CX16 | leaf1_ecx::MOVBE;
 /// Leaf 7 EBX as advertised.
 pub const LEAF7_EBX: u32 = 0;
 /// Leaf 0x8000_0001 ECX as advertised.
-pub const EXT1_ECX: u32 = 0;
+pub const EXT1_ECX: u32 = ext1_ecx::LAHF_LM;
 /// Leaf 0x8000_0001 EDX as advertised.
-pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
+pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::RDTSCP | ext1_edx::LM;
 
 /// The vendor string (leaf 0: EBX, EDX, ECX).
 pub const VENDOR: &[u8; 12] = b"LockstepVCPU";

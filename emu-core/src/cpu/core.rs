@@ -146,6 +146,30 @@ impl Core {
         regs::write(&mut self.gpr, r, v);
     }
 
+    /// Reads GPR operand `r` whose width `W` (8, 16, 32 or 64 bits) is known
+    /// at resolve time; 32- and 64-bit registers index the file directly.
+    #[inline(always)]
+    pub fn reg_w<const W: u32>(&self, r: Register) -> u64 {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15],
+            32 => self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] & 0xffff_ffff,
+            _ => self.reg(r),
+        }
+    }
+
+    /// Writes GPR operand `r` of width `W` (see [`Core::reg_w`]); 32-bit
+    /// writes zero-extend, 8- and 16-bit writes merge.
+    #[inline(always)]
+    pub fn set_reg_w<const W: u32>(&mut self, r: Register, v: u64) {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15] = v,
+            32 => {
+                self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] = v & 0xffff_ffff;
+            }
+            _ => self.set_reg(r, v),
+        }
+    }
+
     // ----- memory ------------------------------------------------------------
 
     /// Translates virtual `addr` for a data `access` at the current CPL into a
@@ -288,7 +312,8 @@ impl Core {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));
         if last >> 12 != addr >> 12 {
-            self.translate(last, Access::Write)?;
+            // The fault address is the first byte of the second page.
+            self.translate(last & !0xfff, Access::Write)?;
         }
         Ok(())
     }
@@ -418,13 +443,18 @@ impl Core {
         match i.memory_segment() {
             Register::FS => addr.wrapping_add(self.seg.fs_base),
             Register::GS => addr.wrapping_add(self.seg.gs_base),
-            Register::SS => {
-                if ((addr as i64) << 16 >> 16) as u64 != addr {
+            // CS/DS/ES/SS overrides are ignored in 64-bit mode: RSP/RBP-based
+            // operands use SS, whose non-canonical accesses raise #SS.
+            _ => {
+                let stack = matches!(
+                    base,
+                    Register::RSP | Register::RBP | Register::ESP | Register::EBP
+                );
+                if stack && ((addr as i64) << 16 >> 16) as u64 != addr {
                     self.stack_fault_pending.set(true);
                 }
                 addr
             }
-            _ => addr,
         }
     }
 

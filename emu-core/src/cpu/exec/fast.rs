@@ -53,7 +53,8 @@ fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
         addr = addr.wrapping_add(index << (i.memory_index_scale().trailing_zeros()));
     }
     // Non-canonical RSP/RBP-based accesses are #SS(0) (see Core::ea).
-    if ((addr as i64) << 16 >> 16) as u64 != addr && i.memory_segment() == Register::SS {
+    let stack_base = matches!(i.memory_base(), Register::RSP | Register::RBP);
+    if ((addr as i64) << 16 >> 16) as u64 != addr && stack_base {
         core.stack_fault_pending.set(true);
     }
     addr
@@ -230,7 +231,8 @@ fn pop_r64(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 /// The memory operand's specialized shape, if it has one.
 fn ea_shape(i: &Instruction) -> Option<u8> {
     let is_q = |r: Register| r.is_gpr64();
-    let seg_ok = matches!(i.memory_segment(), Register::DS | Register::SS);
+    // CS/DS/ES/SS overrides are ignored in 64-bit mode; FS/GS add a base.
+    let seg_ok = !matches!(i.memory_segment(), Register::FS | Register::GS);
     if !seg_ok || !is_q(i.memory_base()) {
         return None;
     }

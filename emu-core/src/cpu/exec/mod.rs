@@ -20,6 +20,8 @@ pub mod exchange;
 pub mod fast;
 pub mod flagops;
 #[cfg(test)]
+pub(crate) mod int_a_testutil;
+#[cfg(test)]
 pub(crate) mod int_b_testutil;
 pub mod misc;
 pub mod mov;

@@ -530,6 +530,26 @@ impl Core {
         Ok(())
     }
 
+    /// Reads `bytes` (1, 2, 4 or 8) at the stack address `addr` (RSP- or
+    /// RBP-based, SS-relative) without moving RSP: a non-canonical address
+    /// is #SS(0), not #GP(0).
+    #[inline(always)]
+    pub fn read_stack(&mut self, addr: u64, bytes: usize) -> Result<u64, Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.read_sized(addr, bytes)
+    }
+
+    /// Checks that `len` bytes at the stack address `addr` are writable
+    /// (#SS(0) when non-canonical), without writing.
+    pub fn probe_stack_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.probe_write(addr, len)
+    }
+
     /// Pops a value of `bytes` (2 or 8) bytes.
     #[inline(always)]
     pub fn pop(&mut self, bytes: usize) -> Result<u64, Exception> {

@@ -3,11 +3,12 @@
 //!
 //! There is one CPU, so the `lock` prefix needs no extra work: each handler
 //! performs its read-modify-write without anything observing the middle.
-//! Memory forms of the cmpxchg family store to the destination whether or
-//! not the comparison succeeds (the SDM's "the destination operand is
-//! written back if the comparison fails"), so a read-only destination
-//! faults in both cases. Every store happens before registers and flags
-//! change, keeping faults precise.
+//! Memory operands are read-modify-write accesses: they are checked for
+//! writing before they are read, so a read-only or absent page faults with
+//! the W bit set, as on hardware. The cmpxchg family stores to a memory
+//! destination whether or not the comparison succeeds (the SDM's "the
+//! destination operand is written back if the comparison fails"). Every
+//! store happens before registers and flags change, keeping faults precise.
 
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
@@ -58,6 +59,7 @@ fn xchg_mem(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     };
     let addr = core.ea(i);
     let bytes = reg.size();
+    core.probe_write(addr, bytes as u64)?;
     let old = core.read_sized(addr, bytes)?;
     let v = core.reg(reg);
     core.write_sized(addr, bytes, v)?;
@@ -100,6 +102,7 @@ fn cmpxchg(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
         }
     } else {
         let addr = core.ea(i);
+        core.probe_write(addr, bytes as u64)?;
         dest = core.read_sized(addr, bytes)?;
         equal = acc == dest;
         core.write_sized(addr, bytes, if equal { src } else { dest })?;
@@ -116,6 +119,7 @@ fn cmpxchg(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 /// Only ZF changes.
 fn cmpxchg8b(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let addr = core.ea(i);
+    core.probe_write(addr, 8)?;
     let old = core.read_u64(addr)?;
     let expected = (core.gpr[2] << 32) | (core.gpr[0] & 0xffff_ffff);
     let equal = old == expected;
@@ -141,6 +145,7 @@ fn cmpxchg16b(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     if addr & 15 != 0 {
         return Err(Stop::Fault(Exception::GeneralProtection(0)));
     }
+    core.probe_write(addr, 16)?;
     let old = core.read_u128(addr)?;
     let expected = ((core.gpr[2] as u128) << 64) | core.gpr[0] as u128;
     let equal = old == expected;
@@ -176,6 +181,7 @@ fn xadd(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     } else {
         let addr = core.ea(i);
         let bytes = (w / 8) as usize;
+        core.probe_write(addr, bytes as u64)?;
         let dest = core.read_sized(addr, bytes)?;
         let sum = dest.wrapping_add(src) & m;
         core.write_sized(addr, bytes, sum)?;
@@ -364,6 +370,29 @@ mod tests {
             );
             assert_eq!(cpu.gpr(Gpr::Rax), 0x5555);
             assert_eq!(cpu.rflags(), before);
+        }
+    }
+
+    #[test]
+    fn memory_forms_fault_as_writes_on_an_absent_page() {
+        for code in [
+            &[0x87, 0x17][..],             // xchg [rdi], edx
+            &[0x0f, 0xb1, 0x17][..],       // cmpxchg [rdi], edx
+            &[0x0f, 0xc1, 0x17][..],       // xadd [rdi], edx
+            &[0x0f, 0xc7, 0x0f][..],       // cmpxchg8b [rdi]
+            &[0x48, 0x0f, 0xc7, 0x0f][..], // cmpxchg16b [rdi]
+        ] {
+            let mut s = state(&mut Rng::new(3));
+            s.set(Gpr::Rdi, DATA + 0x1000);
+            let mut cpu = emu_cpu(code, &s, 0x1000);
+            assert_eq!(
+                run_to_end(&mut cpu, code),
+                Exit::Exception(Exception::PageFault {
+                    addr: DATA + 0x1000,
+                    error_code: 6
+                }),
+                "{code:02x?}"
+            );
         }
     }
 

@@ -10,6 +10,10 @@
 //!   registers describing the elements still to do. `rep` with a count of
 //!   zero touches nothing. F2 (repne) repeats movs/stos/lods like F3 does,
 //!   as hardware does.
+//! - Fault order follows the host (AMD Zen 4), which is deterministic: movs
+//!   reads [RSI] before it writes [RDI]; cmps reads [RDI] before [RSI]
+//!   (flags are still those of `[rsi] - [rdi]`), except `repe cmpsb`, which
+//!   reads [RSI] first.
 //! - `rep movs` and `rep stos` run in bulk: they translate the source and
 //!   destination once per page, then copy or fill inside guest RAM. Copies
 //!   whose ranges overlap in the direction that differs from `memmove`
@@ -201,12 +205,22 @@ fn lods_one<const S: usize>(core: &mut Core, p: Ptrs, base: u64) -> Result<(), E
     Ok(())
 }
 
-/// Compares [RSI] with [RDI] (flags of `[rsi] - [rdi]`).
+/// Compares [RSI] with [RDI] (flags of `[rsi] - [rdi]`), reading [RDI]
+/// first unless `SRC_FIRST` (see the module notes on fault order).
 #[inline(always)]
-fn cmps_one<const S: usize>(core: &mut Core, p: Ptrs, base: u64) -> Result<(), Exception> {
+fn cmps_one<const S: usize, const SRC_FIRST: bool>(
+    core: &mut Core,
+    p: Ptrs,
+    base: u64,
+) -> Result<(), Exception> {
     let (si, di) = (p.get(core, RSI), p.get(core, RDI));
-    let a = core.read_sized(base.wrapping_add(si), S)?;
-    let b = core.read_sized(di, S)?;
+    let (a, b) = if SRC_FIRST {
+        let a = core.read_sized(base.wrapping_add(si), S)?;
+        (a, core.read_sized(di, S)?)
+    } else {
+        let b = core.read_sized(di, S)?;
+        (core.read_sized(base.wrapping_add(si), S)?, b)
+    };
     let w = (S * 8) as u32;
     core.flags.set_sub(w, a, b, a.wrapping_sub(b));
     p.advance(core, RSI, 1, S);
@@ -247,7 +261,7 @@ fn lods<const S: usize>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 
 fn cmps<const S: usize>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let base = src_base(core, i);
-    cmps_one::<S>(core, Ptrs::of(i), base)?;
+    cmps_one::<S, false>(core, Ptrs::of(i), base)?;
     Ok(())
 }
 
@@ -315,7 +329,12 @@ fn rep_cmps<const S: usize, const NE: bool>(core: &mut Core, i: &Instruction) ->
         if cnt == 0 {
             return Ok(());
         }
-        cmps_one::<S>(core, p, base)?;
+        // Only `repe cmpsb` reads the source first on the host.
+        if S == 1 && !NE {
+            cmps_one::<S, true>(core, p, base)?;
+        } else {
+            cmps_one::<S, false>(core, p, base)?;
+        }
         count_down(core, p, cnt);
         if core.flags.zf() == NE {
             return Ok(());
@@ -697,6 +716,52 @@ mod tests {
             error_code: NOT_PRESENT_READ,
         };
         check_fault_midway(&[0xf3, 0xa6], &s, 0x1000, 0x20, fault);
+    }
+
+    #[test]
+    fn cmps_reads_the_destination_first_except_repe_cmpsb_like_the_host() {
+        // Both operands unmapped: the host reports ES:[RDI], except for
+        // repe cmpsb, which reports DS:[RSI].
+        for (code, src_first) in [
+            (&[0xf3, 0x66, 0xa7][..], false), // repe cmpsw
+            (&[0xa6][..], false),             // cmpsb
+            (&[0xf2, 0xa6][..], false),       // repne cmpsb
+            (&[0x67, 0xf3, 0xa6][..], true),  // repe cmpsb, a32
+            (&[0xf3, 0xa6][..], true),        // repe cmpsb
+        ] {
+            let s = fault_state(DATA + 0x1d74, DATA + 0x1000, 2, false);
+            let mut cpu = emu_cpu(code, &s, 0x1000);
+            let exit = run_to_end(&mut cpu, code);
+            let addr = if src_first {
+                DATA + 0x1d74
+            } else {
+                DATA + 0x1000
+            };
+            let fault = Exception::PageFault {
+                addr,
+                error_code: NOT_PRESENT_READ,
+            };
+            assert_eq!(exit, Exit::Exception(fault), "{code:02x?}");
+        }
+        // RDI non-canonical, RSI crossing into an unmapped page: #GP(0).
+        let s = fault_state(DATA + 0xfff, 0xa8e4_e65c_ff6a_9ed5, 3, false);
+        let mut cpu = emu_cpu(&[0xa7], &s, 0x1000);
+        let exit = run_to_end(&mut cpu, &[0xa7]);
+        assert_eq!(exit, Exit::Exception(Exception::GeneralProtection(0)));
+        assert_eq!(emu_state(&cpu).gpr, s.gpr);
+    }
+
+    #[test]
+    fn movs_reads_the_source_first_like_the_host() {
+        // RSI unmapped, RDI non-canonical: the host reports the read #PF.
+        let s = fault_state(DATA + 0x1000, 0x9d5f_b630_e715_8d67, 1, false);
+        let mut cpu = emu_cpu(&[0xa5], &s, 0x1000);
+        let exit = run_to_end(&mut cpu, &[0xa5]);
+        let fault = Exception::PageFault {
+            addr: DATA + 0x1000,
+            error_code: NOT_PRESENT_READ,
+        };
+        assert_eq!(exit, Exit::Exception(fault));
     }
 
     #[test]

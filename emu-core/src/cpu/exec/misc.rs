@@ -1,9 +1,10 @@
 //! Integer leftovers: sign extension of the accumulator (cbw, cwde, cdqe,
 //! cwd, cdq, cqo), stack frames (enter, leave), counted branches (loop,
-//! loope, loopne, jrcxz, jecxz), table lookup (xlat) and rdtscp
-//! (SDM Vol. 2A/2B for each).
+//! loope, loopne, jrcxz, jecxz), table lookup (xlat), rdtscp, the fences
+//! (lfence, sfence, mfence) and the reserved-nop space 0F 18..1F that no
+//! hint claims (SDM Vol. 2A/2B for each).
 
-use iced_x86::{Code, Instruction, Mnemonic};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
 use super::branch::canonical;
 use super::Handler;
@@ -44,8 +45,24 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         Mnemonic::Jecxz => jcxz::<true>,
         Mnemonic::Xlatb => xlat,
         Mnemonic::Rdtscp => rdtscp,
+        // One CPU executing in program order: memory is always ordered.
+        // A reserved nop with a memory operand does not access it.
+        Mnemonic::Lfence | Mnemonic::Sfence | Mnemonic::Mfence => nop,
+        // 0F 0D is the prefetch group on the host (AMD): its register forms
+        // are #UD there, so they stay invalid here.
+        Mnemonic::Reservednop if i.op0_kind() == OpKind::Register && is_0f0d(i) => return None,
+        Mnemonic::Reservednop => nop,
         _ => return None,
     })
+}
+
+/// Whether `i` is one of the reserved nops of opcode 0F 0D.
+fn is_0f0d(i: &Instruction) -> bool {
+    use Code::*;
+    matches!(
+        i.code(),
+        Reservednop_rm16_r16_0F0D | Reservednop_rm32_r32_0F0D | Reservednop_rm64_r64_0F0D
+    )
 }
 
 const RAX: usize = 0;
@@ -88,8 +105,10 @@ fn cwd<const BYTES: usize>(core: &mut Core, _: &Instruction) -> Result<(), Stop>
 /// `enter imm16, imm8` with a 64-bit stack (SDM ENTER, "Operation"): push
 /// RBP (BP for the 16-bit form); for nesting level L > 0 copy L - 1 frame
 /// pointers from below RBP and push the new frame pointer; then RBP =
-/// frame pointer (a 16-bit form writes only BP) and RSP -= imm16. Faults
-/// leave RSP and RBP unchanged.
+/// frame pointer (a 16-bit form writes only BP) and RSP -= imm16. The final
+/// RSP must be writable ("#PF if a write using the final value of the stack
+/// pointer would cause a page fault"); on the host that check comes after
+/// the pushes and copies. Faults leave RSP and RBP unchanged.
 fn enter<const BYTES: usize>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let (rsp, rbp) = (core.gpr[RSP], core.gpr[RBP]);
     let result = enter_steps::<BYTES>(core, i.immediate16() as u64, i.immediate8_2nd() % 32);
@@ -110,24 +129,26 @@ fn enter_steps<const BYTES: usize>(
     if level > 0 {
         for _ in 1..level {
             core.gpr[RBP] = core.gpr[RBP].wrapping_sub(BYTES as u64);
-            let v = core.read_sized(core.gpr[RBP], BYTES)?;
+            let v = core.read_stack(core.gpr[RBP], BYTES)?;
             core.push(v, BYTES)?;
         }
         core.push(frame, BYTES)?;
     }
+    let rsp = core.gpr[RSP].wrapping_sub(alloc);
+    core.probe_stack_write(rsp, BYTES as u64)?;
     core.gpr[RBP] = if BYTES == 2 {
         (core.gpr[RBP] & !0xffff) | (frame & 0xffff)
     } else {
         frame
     };
-    core.gpr[RSP] = core.gpr[RSP].wrapping_sub(alloc);
+    core.gpr[RSP] = rsp;
     Ok(())
 }
 
 /// `leave`: RSP = RBP, then pop RBP (BP for the 16-bit form).
 fn leave<const BYTES: usize>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
     let frame = core.gpr[RBP];
-    let v = core.read_sized(frame, BYTES)?;
+    let v = core.read_stack(frame, BYTES)?;
     core.gpr[RSP] = frame.wrapping_add(BYTES as u64);
     core.gpr[RBP] = if BYTES == 2 {
         (core.gpr[RBP] & !0xffff) | v
@@ -184,8 +205,8 @@ fn xlat(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     Ok(())
 }
 
-/// `rdtscp`: EDX:EAX = TSC (as rdtsc) and ECX = IA32_TSC_AUX, which this
-/// CPU holds at 0. CR4.TSD makes it privileged.
+/// `rdtscp`: EDX:EAX = TSC (as rdtsc) and ECX = IA32_TSC_AUX[31:0] (0
+/// until the system writes the MSR). CR4.TSD makes it privileged.
 fn rdtscp(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
     const CR4_TSD: u64 = 1 << 2;
     if core.mmu.cr4() & CR4_TSD != 0 && core.cpl != 0 {
@@ -194,7 +215,11 @@ fn rdtscp(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
     let tsc = core.tsc();
     core.gpr[RAX] = tsc & 0xffff_ffff;
     core.gpr[RDX] = tsc >> 32;
-    core.gpr[RCX] = 0;
+    core.gpr[RCX] = core.sys.tsc_aux & 0xffff_ffff;
+    Ok(())
+}
+
+fn nop(_: &mut Core, _: &Instruction) -> Result<(), Stop> {
     Ok(())
 }
 
@@ -343,15 +368,70 @@ mod tests {
     }
 
     #[test]
-    fn rdtscp_returns_the_tsc_and_zero_tsc_aux() {
+    fn rdtscp_returns_the_tsc_and_tsc_aux() {
         let code = [0x0f, 0x01, 0xf9];
         let mut s = State::random(&mut Rng::new(3), 0);
         s.set(Gpr::Rcx, u64::MAX);
         let mut cpu = emu_cpu(&code, &s, DATA_LEN);
+        cpu.core.sys.tsc_aux = 0xdead_0000_0000_0102;
         let tsc = cpu.tsc();
         assert_eq!(run_to_end(&mut cpu, &code), Exit::StopAddress);
         assert_eq!(cpu.gpr(Gpr::Rax), tsc & 0xffff_ffff);
         assert_eq!(cpu.gpr(Gpr::Rdx), tsc >> 32);
-        assert_eq!(cpu.gpr(Gpr::Rcx), 0);
+        assert_eq!(cpu.gpr(Gpr::Rcx), 0x102);
+    }
+
+    #[test]
+    fn fences_and_reserved_nops_match_host() {
+        let codes: &[&[u8]] = &[
+            &[0x0f, 0xae, 0xe8],                   // lfence
+            &[0x0f, 0xae, 0xef],                   // lfence (other modrm)
+            &[0x0f, 0xae, 0xf0],                   // mfence
+            &[0x0f, 0xae, 0xf8],                   // sfence
+            &[0x0f, 0x19, 0xc0],                   // nop eax, eax (reserved)
+            &[0x48, 0x0f, 0x1e, 0xd8],             // nop rax, rbx (reserved)
+            &[0x0f, 0x1f, 0x04, 0x25, 0, 0, 0, 0], // nop [0] (no access)
+            &[0x66, 0x0f, 0x18, 0xc1],             // reserved prefetch-space nop
+        ];
+        let mut rng = Rng::new(0xae);
+        for code in codes {
+            for _ in 0..4 {
+                let flags = rng.next();
+                check(code, &State::random(&mut rng, flags), ALL_FLAGS);
+            }
+        }
+    }
+
+    #[test]
+    fn enter_faults_when_the_final_stack_pointer_is_not_writable() {
+        // enter 0x2000, 2: pushes and the copied frame pointer are mapped,
+        // the final RSP (below the stack area) is not. The host reports
+        // the final RSP after the pushes succeed.
+        let code = [0xc8, 0x00, 0x20, 0x02];
+        let s = frame_state(&mut Rng::new(4));
+        let rbp = s.get(Gpr::Rbp);
+        let mut cpu = emu_cpu(&code, &s, DATA_LEN);
+        let final_rsp = RSP_INIT - 24 - 0x2000;
+        assert_eq!(
+            run_to_end(&mut cpu, &code),
+            Exit::Exception(Exception::PageFault {
+                addr: final_rsp,
+                error_code: 6
+            })
+        );
+        assert_eq!((cpu.gpr(Gpr::Rsp), cpu.gpr(Gpr::Rbp)), (RSP_INIT, rbp));
+    }
+
+    #[test]
+    fn leave_with_a_non_canonical_rbp_is_a_stack_fault() {
+        let code = [0xc9];
+        let mut s = State::random(&mut Rng::new(5), 0);
+        s.set(Gpr::Rbp, 0x8000_0000_0000);
+        let mut cpu = emu_cpu(&code, &s, DATA_LEN);
+        assert_eq!(
+            run_to_end(&mut cpu, &code),
+            Exit::Exception(Exception::StackFault(0))
+        );
+        assert_eq!(cpu.gpr(Gpr::Rsp), RSP_INIT);
     }
 }

@@ -2,9 +2,9 @@
 //! cld, std, cli, sti (SDM Vol. 2A/2B for each; the POPF table of
 //! "Operation" decides which bits a pop may change).
 //!
-//! Not modelled here: the single-step trap after a popf that sets TF and
-//! the one-instruction interrupt shadow of sti (both belong to the event
-//! delivery of the system layer).
+//! `sti` that sets IF opens the one-instruction interrupt shadow
+//! (`SystemRegs::shadow_until`). Not modelled: the single-step trap after a
+//! popf that sets TF.
 
 use iced_x86::{Instruction, Mnemonic};
 
@@ -71,8 +71,7 @@ fn iopl(core: &Core) -> u8 {
 /// the reserved bits never change; a 64-bit pop clears RF, a 16-bit pop
 /// replaces bits 15:0 only.
 fn popf<const BYTES: usize>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
-    let popped = core.read_sized(core.gpr[4], BYTES)?;
-    core.gpr[4] = core.gpr[4].wrapping_add(BYTES as u64);
+    let popped = core.pop(BYTES)?;
     let old = core.flags.rflags();
     let mut writable = bits::ARITH | bits::TF | bits::DF | bits::NT | bits::AC | bits::ID;
     if core.cpl == 0 {
@@ -89,7 +88,7 @@ fn popf<const BYTES: usize>(core: &mut Core, _: &Instruction) -> Result<(), Stop
         new &= !bits::RF;
     }
     core.flags.set_rflags(new);
-    core.mmu.set_ac(new & bits::AC != 0);
+    core.sync_ac();
     Ok(())
 }
 
@@ -121,9 +120,13 @@ fn std_(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
 }
 
 /// cli/sti in protected mode (SDM CLI/STI): IF changes when CPL <= IOPL;
-/// otherwise, at CPL 3 with CR4.PVI, VIF changes; otherwise #GP(0).
+/// otherwise, at CPL 3 with CR4.PVI, VIF changes; otherwise #GP(0). An sti
+/// that sets IF delays interrupts until after the next instruction.
 fn cli_sti<const SET: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
     if core.cpl <= iopl(core) {
+        if SET && !core.flags.bit(bits::IF) {
+            core.sys.shadow_until = core.icount + 2;
+        }
         core.flags.set_bit(bits::IF, SET);
     } else if core.cpl == 3 && core.mmu.cr4() & CR4_PVI != 0 {
         // sti with VIP set faults instead of setting VIF.
@@ -281,6 +284,26 @@ mod tests {
             emu_popf(&[0xfa], 3, 0x202 | bits::IOPL, 0).1,
             0x2 | bits::IOPL
         );
+    }
+
+    #[test]
+    fn sti_setting_if_opens_a_one_instruction_interrupt_shadow() {
+        let mut s = State::random(&mut Rng::new(7), 0);
+        s.rflags = 0x2;
+        let mut cpu = emu_cpu(&[0xfb], &s, DATA_LEN);
+        cpu.core.cpl = 0;
+        let before = cpu.instructions_retired();
+        assert_eq!(run_to_end(&mut cpu, &[0xfb]), Exit::StopAddress);
+        assert_eq!(cpu.core.sys.shadow_until, before + 2);
+    }
+
+    #[test]
+    fn popf_with_a_non_canonical_rsp_is_a_stack_fault() {
+        let mut s = State::random(&mut Rng::new(8), 0);
+        s.set(Gpr::Rsp, 0x8000_0000_0000);
+        let mut cpu = emu_cpu(&[0x9d], &s, DATA_LEN);
+        let exit = run_to_end(&mut cpu, &[0x9d]);
+        assert_eq!(exit, Exit::Exception(Exception::StackFault(0)));
     }
 
     #[test]

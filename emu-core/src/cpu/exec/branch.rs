@@ -86,7 +86,7 @@ fn call_indirect<const BYTES: usize>(core: &mut Core, i: &Instruction) -> Result
 
 /// `ret` / `ret imm16`: pop the target, then release imm16 more bytes.
 fn ret<const BYTES: usize>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    let target = core.read_sized(core.gpr[4], BYTES)?;
+    let target = core.read_stack(core.gpr[4], BYTES)?;
     let target = canonical(target)?;
     let extra = if i.op_count() == 1 {
         i.immediate16() as u64

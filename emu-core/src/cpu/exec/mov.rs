@@ -1,19 +1,21 @@
 //! Data movement: mov (register, memory, immediate, moffs, and to/from the
 //! segment registers), movzx, movsx, movsxd, lea.
 //!
-//! Segment loads (`mov sreg, r/m`, also used by `pop fs/gs`) follow the
-//! 64-bit rules of SDM Vol. 2B, MOV: a null selector may go into DS, ES, FS
-//! and GS (and into SS only at CPL < 3 with RPL = CPL); FS and GS get base
-//! 0 from any load, as the host (AMD Zen 4) and Intel parts do for null
-//! selectors. The CPU does not model descriptor tables yet, so a non-null
-//! selector is taken as a flat data segment (base 0), which is how 64-bit
-//! systems set up their data descriptors.
+//! Segment loads (`mov sreg, r/m`, also used by `pop fs/gs`) follow SDM
+//! Vol. 2B, MOV, in 64-bit mode: a null selector may go into DS, ES, FS and
+//! GS (and into SS only at CPL < 3 with RPL = CPL) and clears an FS/GS base,
+//! as the host (AMD Zen 4) and Intel parts do; a non-null selector names a
+//! GDT descriptor (no LDT) that must be a present readable segment of a
+//! suitable privilege, or a present writable data segment at DPL = RPL =
+//! CPL for SS. FS and GS take the descriptor's 32-bit base. Without a GDT
+//! (library mode) only null selectors load.
 
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 use super::Handler;
 use crate::cpu::core::Core;
 use crate::cpu::exception::{Exception, Stop};
+use crate::cpu::interrupt;
 
 /// The handler for a move instruction, if `i` is one.
 pub fn resolve(i: &Instruction) -> Option<Handler> {
@@ -103,29 +105,56 @@ pub(super) fn selector(core: &Core, sreg: Register) -> u16 {
 }
 
 /// Loads `sel` into the data or stack segment register `sreg` (see the
-/// module notes). Faults with #GP before changing anything.
+/// module notes). Faults before changing anything.
 pub(super) fn load_segment(core: &mut Core, sreg: Register, sel: u16) -> Result<(), Stop> {
     const RPL: u16 = 0b11;
-    let null = sel & !RPL == 0;
+    let rpl = (sel & RPL) as u8;
+    let index = u32::from(sel & !RPL);
+    let gp = Stop::Fault(Exception::GeneralProtection(index));
+    let mut base = 0;
+    if index == 0 {
+        if sreg == Register::SS && (core.cpl == 3 || rpl != core.cpl) {
+            return Err(Stop::Fault(Exception::GeneralProtection(0)));
+        }
+    } else {
+        let d = interrupt::read_descriptor(core, sel)?;
+        let bit = |n: u32| d & (1 << n) != 0;
+        let (user, code, conforming, rw, present) = (bit(44), bit(43), bit(42), bit(41), bit(47));
+        let dpl = ((d >> 45) & 3) as u8;
+        if sreg == Register::SS {
+            if rpl != core.cpl || !user || code || !rw || dpl != core.cpl {
+                return Err(gp);
+            }
+            if !present {
+                return Err(Stop::Fault(Exception::StackFault(index)));
+            }
+        } else {
+            let readable = user && (!code || rw);
+            let privileged = (!code || !conforming) && (rpl > dpl || core.cpl > dpl);
+            if !readable || privileged {
+                return Err(gp);
+            }
+            if !present {
+                return Err(Stop::Fault(Exception::SegmentNotPresent(index)));
+            }
+        }
+        base = ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24);
+    }
     match sreg {
         Register::SS => {
-            let rpl = (sel & RPL) as u8;
-            if rpl != core.cpl || (null && core.cpl == 3) {
-                return Err(Stop::Fault(Exception::GeneralProtection(
-                    (sel & !RPL) as u32,
-                )));
-            }
             core.seg.ss = sel;
+            // Interrupts wait until after the next instruction (SDM MOV).
+            core.sys.shadow_until = core.icount + 2;
         }
         Register::DS => core.seg.ds = sel,
         Register::ES => core.seg.es = sel,
         Register::FS => {
             core.seg.fs = sel;
-            core.seg.fs_base = 0;
+            core.seg.fs_base = base;
         }
         Register::GS => {
             core.seg.gs = sel;
-            core.seg.gs_base = 0;
+            core.seg.gs_base = base;
         }
         // CS cannot be loaded by mov or pop (the decoder rejects it).
         _ => return Err(Stop::Fault(Exception::InvalidOpcode)),
@@ -287,29 +316,96 @@ mod tests {
     }
 
     #[test]
-    fn mov_to_data_segment_registers_matches_host() {
-        // Null and the user data selector: loads the host allows at CPL 3
-        // (FS is left alone: the host keeps TLS there).
+    fn mov_null_to_data_segment_registers_matches_host() {
+        // Null selectors (any RPL): loads the host allows at CPL 3 without
+        // the emulator needing the host's GDT. FS is left alone natively:
+        // the host keeps TLS there.
         let mut rng = Rng::new(0x8e);
         for code in [
             &[0x8e, 0xd9][..],             // mov ds, ecx
             &[0x8e, 0xc1][..],             // mov es, ecx
             &[0x8e, 0xe9][..],             // mov gs, ecx
             &[0x66, 0x8e, 0xd9][..],       // mov ds, cx
+            &[0x48, 0x8e, 0xd9][..],       // mov ds, rcx
             &[0x8e, 0x1f][..],             // mov ds, [rdi]
-            &[0x8e, 0xd1][..],             // mov ss, ecx (0x2b only)
             &[0x8e, 0xd9, 0x8c, 0xda][..], // mov ds, ecx; mov edx, ds
+            &[0x8e, 0xe9, 0x8c, 0xea][..], // mov gs, ecx; mov edx, gs
         ] {
-            for sel in [0u64, 0x2b, 0x2b, 3] {
-                if code[1] == 0xd1 && sel != 0x2b {
-                    continue;
-                }
+            for sel in [0u64, 1, 3] {
                 let mut s = mov_state(&mut rng);
                 s.set(Gpr::Rcx, (rng.next() << 16) | sel);
                 s.put(0x80, 2, sel);
                 check(code, &s, ALL_FLAGS);
             }
         }
+    }
+
+    /// A CPU running `code` at `cpl` with a GDT: 0x10 kernel data, 0x28
+    /// user data, 0x30 user code, 0x38 user data with base 0x12345678,
+    /// 0x40 user data not present, 0x48 user read-only data.
+    fn cpu_with_gdt(code: &[u8], cpl: u8, rcx: u64) -> crate::Cpu {
+        const GDT: u64 = DATA + 0x3000;
+        let mut s = mov_state(&mut Rng::new(9));
+        s.set(Gpr::Rcx, rcx);
+        let descriptors: [(usize, u64); 6] = [
+            (2, 0x00cf_9300_0000_ffff),
+            (5, 0x00cf_f300_0000_ffff),
+            (6, 0x00af_fb00_0000_ffff),
+            (7, 0x12cf_f334_5678_ffff),
+            (8, 0x00cf_7300_0000_ffff),
+            (9, 0x00cf_f100_0000_ffff),
+        ];
+        for (index, d) in descriptors {
+            s.put(0x3000 + index * 8, 8, d);
+        }
+        let mut cpu = emu_cpu(code, &s, DATA_LEN);
+        cpu.core.sys.gdtr = crate::cpu::system_regs::TableReg {
+            base: GDT,
+            limit: 10 * 8 - 1,
+        };
+        cpu.core.cpl = cpl;
+        cpu
+    }
+
+    fn load(code: &[u8], cpl: u8, sel: u64) -> (Exit, crate::Cpu) {
+        let mut cpu = cpu_with_gdt(code, cpl, sel);
+        let exit = run_to_end(&mut cpu, code);
+        (exit, cpu)
+    }
+
+    #[test]
+    fn segment_loads_check_the_gdt_descriptor() {
+        let mov_ds = [0x8e, 0xd9];
+        let mov_ss = [0x8e, 0xd1];
+        let mov_fs = [0x8e, 0xe1];
+        let gp = |sel| Exit::Exception(Exception::GeneralProtection(sel));
+        // User data at CPL 3 loads into DS and SS.
+        let (exit, cpu) = load(&mov_ds, 3, 0x2b);
+        assert_eq!((exit, cpu.core.seg.ds), (Exit::StopAddress, 0x2b));
+        let (exit, cpu) = load(&mov_ss, 3, 0x2b);
+        assert_eq!((exit, cpu.core.seg.ss), (Exit::StopAddress, 0x2b));
+        // Kernel data from CPL 3, RPL 0 into SS at CPL 3, code into SS.
+        assert_eq!(load(&mov_ds, 3, 0x10).0, gp(0x10));
+        assert_eq!(load(&mov_ss, 3, 0x28).0, gp(0x28));
+        assert_eq!(load(&mov_ss, 3, 0x33).0, gp(0x30));
+        // Read-only data is fine for DS but not for SS.
+        assert_eq!(load(&mov_ds, 3, 0x4b).0, Exit::StopAddress);
+        assert_eq!(load(&mov_ss, 3, 0x4b).0, gp(0x48));
+        // Readable code may go into DS; beyond the limit, LDT selectors fail.
+        assert_eq!(load(&mov_ds, 3, 0x33).0, Exit::StopAddress);
+        assert_eq!(load(&mov_ds, 3, 0x53).0, gp(0x50));
+        assert_eq!(load(&mov_ds, 3, 0x2f).0, gp(0x2c));
+        // Not present: #NP for data registers, #SS for SS.
+        assert_eq!(
+            load(&mov_ds, 3, 0x43).0,
+            Exit::Exception(Exception::SegmentNotPresent(0x40))
+        );
+        // At CPL 0, kernel data loads into SS, and a null SS is allowed.
+        assert_eq!(load(&mov_ss, 0, 0x10).0, Exit::StopAddress);
+        assert_eq!(load(&mov_ss, 0, 0).0, Exit::StopAddress);
+        // FS takes the descriptor's base.
+        let (exit, cpu) = load(&mov_fs, 3, 0x3b);
+        assert_eq!((exit, cpu.fs_base()), (Exit::StopAddress, 0x1234_5678));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum MachineExit {
     TripleFault,
     /// `hlt` with interrupts disabled or no timer armed: nothing can wake it.
     Deadlock,
+    /// A debugger breakpoint or watchpoint stopped the run.
+    Debug(Exit),
 }
 
 /// The machine.
@@ -107,6 +109,7 @@ impl Machine {
             | Exit::Syscall
             | Exit::Breakpoint
             | Exit::SoftwareInterrupt(_) => MachineExit::Deadlock,
+            Exit::DebugBreakpoint | Exit::Watchpoint(_) => MachineExit::Debug(exit),
         }
     }
 

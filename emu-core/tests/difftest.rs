@@ -38,11 +38,9 @@ const TESTED_FAMILIES: &[&str] = &[
     "int-muldiv",
     "int-shift",
     "int-bit",
-    "int-mov",
-    "int-stack",
-    "int-string",
-    "int-branch",
-    "int-misc",
+    "bmi",
+    "sse",
+    "sse3",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

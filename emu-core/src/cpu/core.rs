@@ -84,6 +84,10 @@ pub struct Core {
     /// Set by `ea` when an SS-relative operand (RSP/RBP base) has a
     /// non-canonical address: the access then raises #SS(0), not #GP(0).
     pub stack_fault_pending: std::cell::Cell<bool>,
+    /// Debugger watchpoints (empty in normal runs: one length check per access).
+    pub watchpoints: Vec<super::debug::Watchpoint>,
+    /// The first watchpoint hit by the current instruction.
+    pub watch_hit: Option<super::debug::WatchHit>,
 }
 
 /// A value read from or written to a sized operand.
@@ -113,6 +117,8 @@ impl Core {
             sys: SystemRegs::default(),
             io: Box::new(NoIo),
             stack_fault_pending: std::cell::Cell::new(false),
+            watchpoints: Vec::new(),
+            watch_hit: None,
         }
     }
 
@@ -223,6 +229,9 @@ impl Core {
     #[inline(always)]
     pub fn read_bytes<const N: usize>(&mut self, addr: u64) -> Result<[u8; N], Exception> {
         let phys = self.translate(addr, Access::Read)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, false);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             Ok(self.ram.read_array::<N>(phys).unwrap_or([0xff; N]))
         } else {
@@ -262,6 +271,9 @@ impl Core {
         bytes: [u8; N],
     ) -> Result<(), Exception> {
         let phys = self.translate(addr, Access::Write)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, true);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             self.note_write(phys);
             self.ram.write_array(phys, bytes);
@@ -294,6 +306,26 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Records the first watchpoint that `[addr, addr + len)` triggers; the
+    /// run loop reports it after the instruction completes (a trap, as #DB).
+    #[cold]
+    fn check_watch(&mut self, addr: u64, len: u64, write: bool) {
+        if self.watch_hit.is_some() {
+            return;
+        }
+        if let Some(w) = self
+            .watchpoints
+            .iter()
+            .find(|w| w.triggers(addr, len, write))
+        {
+            self.watch_hit = Some(super::debug::WatchHit {
+                addr: w.addr,
+                kind: w.kind,
+            });
+            self.code_written = true;
+        }
     }
 
     /// Records a store to physical `phys`: invalidates decoded code there.

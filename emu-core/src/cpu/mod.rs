@@ -9,6 +9,7 @@
 pub mod code_map;
 pub mod core;
 pub mod cpuid;
+pub mod debug;
 pub mod decode_cache;
 pub mod exception;
 pub mod exec;
@@ -82,6 +83,10 @@ pub enum Exit {
     Io,
     /// Exception delivery failed during a double fault: the CPU shut down.
     TripleFault,
+    /// RIP reached a debugger breakpoint (before executing it).
+    DebugBreakpoint,
+    /// The last instruction accessed a watched range (it completed).
+    Watchpoint(debug::WatchHit),
 }
 
 /// A deterministic x86-64 CPU with its own guest RAM.
@@ -104,6 +109,8 @@ pub struct Cpu {
     cache: DecodeCache,
     frames: FrameAllocator,
     tracer: Option<Box<dyn Tracer>>,
+    /// Debugger breakpoints, sorted.
+    breakpoints: Vec<u64>,
 }
 
 impl std::fmt::Debug for Cpu {
@@ -141,6 +148,7 @@ impl Cpu {
             cache: DecodeCache::new(),
             frames,
             tracer: None,
+            breakpoints: Vec::new(),
         })
     }
 
@@ -154,6 +162,7 @@ impl Cpu {
             cache: DecodeCache::new(),
             frames,
             tracer: None,
+            breakpoints: Vec::new(),
         })
     }
 
@@ -296,6 +305,21 @@ impl Cpu {
     pub fn set_tracer(&mut self, tracer: Option<Box<dyn Tracer>>) {
         self.tracer = tracer;
     }
+    /// Sets the debugger breakpoints: `run` stops with
+    /// [`Exit::DebugBreakpoint`] before executing any of these addresses
+    /// (except the instruction it starts at, so that it can resume).
+    pub fn set_breakpoints(&mut self, addrs: &[u64]) {
+        self.breakpoints = addrs.to_vec();
+        self.breakpoints.sort_unstable();
+        self.breakpoints.dedup();
+    }
+
+    /// Sets the watchpoints: `run` stops with [`Exit::Watchpoint`] after an
+    /// instruction that accessed a watched range.
+    pub fn set_watchpoints(&mut self, watchpoints: &[debug::Watchpoint]) {
+        self.core.watchpoints = watchpoints.to_vec();
+    }
+
     /// Number of basic blocks decoded so far (cache misses).
     pub fn decoded_blocks(&self) -> u64 {
         self.cache.decoded_blocks
@@ -306,12 +330,19 @@ impl Cpu {
         let target = self.core.icount.saturating_add(limit.max_instructions);
         let stop_at = limit.stop_at.unwrap_or(u64::MAX);
         let mut prev = u32::MAX;
+        let entry = (self.core.rip, self.core.icount);
         loop {
             if self.core.icount >= target {
                 return Exit::InstructionLimit;
             }
             if self.core.rip == stop_at {
                 return Exit::StopAddress;
+            }
+            if !self.breakpoints.is_empty()
+                && (self.core.rip, self.core.icount) != entry
+                && self.breakpoints.binary_search(&self.core.rip).is_ok()
+            {
+                return Exit::DebugBreakpoint;
             }
             if self.core.deliver_exceptions {
                 if let Some(exit) = self.poll_interrupts() {
@@ -351,6 +382,17 @@ impl Cpu {
                 let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
             }
+            if !self.breakpoints.is_empty() {
+                // Stop before any later instruction of the block with a breakpoint.
+                let ops = &self.cache.ops[start + 1..start + len];
+                let bps = &self.breakpoints;
+                n = n.min(
+                    1 + ops
+                        .iter()
+                        .take_while(|op| bps.binary_search(&op.insn.ip()).is_err())
+                        .count(),
+                );
+            }
             let ops = &self.cache.ops[start..start + n];
             for op in ops {
                 self.core.rip = op.insn.next_ip();
@@ -363,6 +405,9 @@ impl Cpu {
                 self.core.icount += 1;
                 if self.core.code_written {
                     self.core.code_written = false;
+                    if let Some(hit) = self.core.watch_hit.take() {
+                        return Exit::Watchpoint(hit);
+                    }
                     break;
                 }
             }

@@ -43,6 +43,9 @@ const TESTED_FAMILIES: &[&str] = &[
     "int-string",
     "int-branch",
     "int-misc",
+    "bmi",
+    "sse",
+    "sse3",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

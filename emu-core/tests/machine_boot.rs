@@ -2,33 +2,14 @@
 //! the machine: loader, boot page tables, BootInfo, COM1, host I/O, the exit
 //! port and deadlock detection.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use emu_abi::boot::{BootInfo, BOOT_MAGIC};
 use emu_abi::hostio::{HOSTIO, OP_WRITE, STREAM_STDOUT};
 use emu_abi::layout::KERNEL_VIRT_BASE;
 use emu_abi::ports::{DebugExit, COM1, DEBUG_EXIT};
+use emu_core::devices::SharedBuffer as Shared;
 use emu_core::loader::BootParams;
 use emu_core::{HostStreams, Machine, MachineExit};
 use iced_x86::code_asm::*;
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-impl Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// A minimal ELF64 ET_EXEC with one RWX PT_LOAD of `code` at `vaddr`.
 fn tiny_elf(vaddr: u64, code: &[u8]) -> Vec<u8> {
@@ -116,7 +97,7 @@ fn kernel_reads_boot_info_writes_console_and_stdout_and_exits() {
     let (mut m, out, log) = boot(&tiny_elf(KERNEL_VIRT_BASE, &code));
     assert_eq!(m.run(1_000_000), MachineExit::Guest(DebugExit::Exited(7)));
     assert_eq!(log.text(), "ok\n");
-    assert_eq!(&*out.0.lock().unwrap(), b"prog\0arg1\0");
+    assert_eq!(&out.contents()[..], b"prog\0arg1\0");
     // Deterministic count: every instruction up to and including the exit `out`.
     assert_eq!(m.cpu().instructions_retired(), 24);
 }

@@ -178,8 +178,10 @@ impl Core {
 
     // ----- memory ------------------------------------------------------------
 
+    /// Translates virtual `addr` for a data `access` at the current CPL into a
+    /// guest physical address (bulk operations translate once per page).
     #[inline(always)]
-    fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
+    pub(crate) fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
         let p = self.privilege();
         match self.mmu.translate(&mut self.ram, addr, access, p) {
             Ok(phys) => Ok(phys),
@@ -327,8 +329,9 @@ impl Core {
     }
 
     /// Records a store to physical `phys`: invalidates decoded code there.
+    /// Bulk stores call it once per physical page they touch.
     #[inline(always)]
-    fn note_write(&mut self, phys: u64) {
+    pub(crate) fn note_write(&mut self, phys: u64) {
         if self.code.is_code(phys) {
             self.code.invalidate(phys);
             self.code_written = true;
@@ -557,6 +560,26 @@ impl Core {
         self.write_sized(rsp, bytes, v)?;
         self.gpr[4] = rsp;
         Ok(())
+    }
+
+    /// Reads `bytes` (1, 2, 4 or 8) at the stack address `addr` (RSP- or
+    /// RBP-based, SS-relative) without moving RSP: a non-canonical address
+    /// is #SS(0), not #GP(0).
+    #[inline(always)]
+    pub fn read_stack(&mut self, addr: u64, bytes: usize) -> Result<u64, Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.read_sized(addr, bytes)
+    }
+
+    /// Checks that `len` bytes at the stack address `addr` are writable
+    /// (#SS(0) when non-canonical), without writing.
+    pub fn probe_stack_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.probe_write(addr, len)
     }
 
     /// Pops a value of `bytes` (2 or 8) bytes.

@@ -106,19 +106,7 @@ impl HostIo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::devices::SharedBuffer as Shared;
 
     fn put_request(ram: &mut GuestRam, at: u64, op: u32, stream: u32, buf: u64, len: u64) {
         let mut b = [0u8; 32];
@@ -136,7 +124,7 @@ mod tests {
     #[test]
     fn write_read_and_errors_follow_the_protocol() {
         let mut ram = GuestRam::new(0x10000).unwrap();
-        let out = Shared::default();
+        let out = Shared::new();
         let mut dev = HostIo::new(
             Box::new(out.clone()),
             Box::new(std::io::sink()),
@@ -146,7 +134,7 @@ mod tests {
         put_request(&mut ram, 0x1000, OP_WRITE, STREAM_STDOUT, 0x2000, 5);
         dev.request(&mut ram, 0x1000);
         assert_eq!(result(&ram, 0x1000), 5);
-        assert_eq!(&*out.0.lock().unwrap(), b"hello");
+        assert_eq!(&out.contents()[..], b"hello");
 
         put_request(&mut ram, 0x1000, OP_READ, STREAM_STDIN, 0x3000, 100);
         dev.request(&mut ram, 0x1000);

@@ -12,6 +12,7 @@
 pub mod apic_timer;
 pub mod hostio;
 pub mod serial;
+pub mod shared_buffer;
 
 use emu_abi::hostio::HOSTIO;
 use emu_abi::ports::{DebugExit, COM1, DEBUG_EXIT};
@@ -22,6 +23,7 @@ use crate::memory::GuestRam;
 pub use apic_timer::ApicTimer;
 pub use hostio::HostIo;
 pub use serial::Serial;
+pub use shared_buffer::SharedBuffer;
 
 /// All devices of the machine.
 #[derive(Debug)]

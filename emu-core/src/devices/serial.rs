@@ -54,28 +54,16 @@ impl Serial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::devices::SharedBuffer as Shared;
 
     #[test]
     fn transmitted_bytes_reach_the_sink_and_lsr_reports_empty() {
-        let sink = Shared::default();
+        let sink = Shared::new();
         let mut s = Serial::new(Box::new(sink.clone()));
         assert_ne!(s.read(uart::LSR) & uart::LSR_THR_EMPTY, 0);
         s.write(uart::THR, b'o');
         s.write(uart::THR, b'k');
         s.write(1, b'x'); // IER: ignored
-        assert_eq!(&*sink.0.lock().unwrap(), b"ok");
+        assert_eq!(&sink.contents()[..], b"ok");
     }
 }

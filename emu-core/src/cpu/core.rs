@@ -66,8 +66,10 @@ pub struct Core {
     pub ram: GuestRam,
     /// Physical pages that hold decoded code, and their generations.
     pub code: CodeMap,
-    /// Set when a store hit a code page: the run loop leaves the block.
-    pub code_written: bool,
+    /// Set by an instruction after which the run loop must leave the block
+    /// and re-check its conditions: a store hit a code page, a watchpoint
+    /// fired, or RFLAGS.IF went from 0 to 1 (an interrupt may be due).
+    pub end_block: bool,
     /// Instructions retired so far.
     pub icount: u64,
     /// Virtual cycles on top of `icount` (event costs); TSC = icount + extra.
@@ -109,7 +111,7 @@ impl Core {
             mmu: Mmu::new(),
             ram,
             code: CodeMap::new(pages),
-            code_written: false,
+            end_block: false,
             icount: 0,
             extra_cycles: 0,
             syscall_exits: true,
@@ -324,7 +326,7 @@ impl Core {
                 addr: w.addr,
                 kind: w.kind,
             });
-            self.code_written = true;
+            self.end_block = true;
         }
     }
 
@@ -334,7 +336,7 @@ impl Core {
     pub(crate) fn note_write(&mut self, phys: u64) {
         if self.code.is_code(phys) {
             self.code.invalidate(phys);
-            self.code_written = true;
+            self.end_block = true;
         }
     }
 

@@ -87,8 +87,13 @@ fn popf<const BYTES: usize>(core: &mut Core, _: &Instruction) -> Result<(), Stop
         new = (old & !writable) | (popped & writable);
         new &= !bits::RF;
     }
+    let enabled = new & bits::IF != 0 && old & bits::IF == 0;
     core.flags.set_rflags(new);
     core.sync_ac();
+    if enabled {
+        // Interrupts may be due now: let the run loop re-check.
+        core.end_block = true;
+    }
     Ok(())
 }
 
@@ -126,6 +131,8 @@ fn cli_sti<const SET: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop
     if core.cpl <= iopl(core) {
         if SET && !core.flags.bit(bits::IF) {
             core.sys.shadow_until = core.icount + 2;
+            // Interrupts may be due after the shadow: let the run loop re-check.
+            core.end_block = true;
         }
         core.flags.set_bit(bits::IF, SET);
     } else if core.cpl == 3 && core.mmu.cr4() & CR4_PVI != 0 {

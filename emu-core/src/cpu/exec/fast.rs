@@ -62,19 +62,21 @@ fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
 
 #[inline(always)]
 fn load<const W: u32>(core: &mut Core, addr: u64) -> Result<u64, Stop> {
-    Ok(if W == 64 {
-        core.read_u64(addr)?
-    } else {
-        u64::from(core.read_u32(addr)?)
+    Ok(match W {
+        64 => core.read_u64(addr)?,
+        32 => u64::from(core.read_u32(addr)?),
+        16 => u64::from(core.read_u16(addr)?),
+        _ => u64::from(core.read_u8(addr)?),
     })
 }
 
 #[inline(always)]
 fn store<const W: u32>(core: &mut Core, addr: u64, v: u64) -> Result<(), Stop> {
-    if W == 64 {
-        core.write_u64(addr, v)?;
-    } else {
-        core.write_u32(addr, v as u32)?;
+    match W {
+        64 => core.write_u64(addr, v)?,
+        32 => core.write_u32(addr, v as u32)?,
+        16 => core.write_u16(addr, v as u16)?,
+        _ => core.write_u8(addr, v as u8)?,
     }
     Ok(())
 }
@@ -293,6 +295,17 @@ macro_rules! by_width_ea {
     };
 }
 
+macro_rules! by_narrow_ea {
+    ($w:expr, $ea:expr, $f:ident :: < $($g:tt),* >) => {
+        match ($w, $ea) {
+            (8, EA_BASE) => $f::<$($g,)* 8, EA_BASE> as Handler,
+            (8, _) => $f::<$($g,)* 8, EA_BASE_INDEX> as Handler,
+            (_, EA_BASE) => $f::<$($g,)* 16, EA_BASE> as Handler,
+            (_, _) => $f::<$($g,)* 16, EA_BASE_INDEX> as Handler,
+        }
+    };
+}
+
 fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
     let k1 = i.op1_kind();
     if i.op0_kind() == OpKind::Register {
@@ -317,12 +330,19 @@ fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
     if i.op0_kind() != OpKind::Memory || i.has_lock_prefix() {
         return None;
     }
-    let w = match i.memory_size().size() {
-        8 => 64,
-        4 => 32,
-        _ => return None,
-    };
+    let w = (i.memory_size().size() * 8) as u32;
     let s = ea_shape(i)?;
+    if matches!(w, 8 | 16) {
+        // Byte and word memory operands with an immediate (no 8-bit register rules involved).
+        let imm = matches!(
+            k1,
+            OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate8to16
+        );
+        return imm.then(|| by_narrow_ea!(w, s, alu_mi::<OP>));
+    }
+    if !matches!(w, 32 | 64) {
+        return None;
+    }
     Some(match k1 {
         OpKind::Register if width_of_reg(i.op1_register()) == Some(w) => {
             by_width_ea!(w, s, alu_mr::<OP>)
@@ -365,6 +385,16 @@ fn mov_handler(i: &Instruction) -> Option<Handler> {
             };
             let s = ea_shape(i)?;
             Some(by_width_ea!(w, s, mov_mi))
+        }
+        (OpKind::Memory, OpKind::Immediate8 | OpKind::Immediate16) => {
+            let w = (i.memory_size().size() * 8) as u32;
+            let s = ea_shape(i)?;
+            Some(match (w, s) {
+                (8, EA_BASE) => mov_mi::<8, EA_BASE> as Handler,
+                (8, _) => mov_mi::<8, EA_BASE_INDEX> as Handler,
+                (_, EA_BASE) => mov_mi::<16, EA_BASE> as Handler,
+                (_, _) => mov_mi::<16, EA_BASE_INDEX> as Handler,
+            })
         }
         _ => None,
     }

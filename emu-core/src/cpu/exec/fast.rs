@@ -338,7 +338,7 @@ fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
             k1,
             OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate8to16
         );
-        return imm.then(|| by_narrow_ea!(w, s, alu_mi::<OP>));
+        return imm.then_some(by_narrow_ea!(w, s, alu_mi::<OP>));
     }
     if !matches!(w, 32 | 64) {
         return None;

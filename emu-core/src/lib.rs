@@ -17,6 +17,7 @@
 pub mod cpu;
 pub mod devices;
 pub mod error;
+pub mod initramfs;
 pub mod loader;
 pub mod machine;
 pub mod memory;

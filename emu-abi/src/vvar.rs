@@ -18,6 +18,14 @@
 //! then `sec = basetime[id].sec + ns / 1e9`, `nsec = ns % 1e9`. High-resolution bases
 //! store `nsec << shift`; coarse bases store plain nanoseconds and need no TSC.
 //! `CLOCK_MONOTONIC_RAW` shares `mult`/`shift`: nothing slews lockstep's virtual clock.
+//!
+//! # What the reader serves (as Linux's lib/vdso/gettimeofday.c)
+//! - High-resolution clocks ([`VDSO_HRES`]) and `gettimeofday`: only in
+//!   [`VDSO_CLOCKMODE_TSC`]; in [`VDSO_CLOCKMODE_NONE`] they make the real syscall.
+//! - Coarse clocks ([`VDSO_COARSE`]), `time()` (the `CLOCK_REALTIME_COARSE` seconds) and
+//!   `clock_getres`: in every clock mode. So the kernel keeps the coarse bases,
+//!   `hrtimer_res` and `coarse_res` current even while the mode is NONE.
+//! - Any other clock id: the real syscall.
 
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 

@@ -175,10 +175,12 @@ impl Cpu {
         Ok(())
     }
 
+    /// The physical address of any mapped `vaddr`: the supervisor view, or
+    /// the user view for user pages that SMAP hides from the supervisor.
     fn host_phys(&self, vaddr: u64) -> Result<u64, Error> {
-        self.core
-            .mmu
-            .probe(&self.core.ram, vaddr, Access::Read, Privilege::Supervisor)
+        let (mmu, ram) = (&self.core.mmu, &self.core.ram);
+        mmu.probe(ram, vaddr, Access::Read, Privilege::Supervisor)
+            .or_else(|| mmu.probe(ram, vaddr, Access::Read, Privilege::User))
             .ok_or(Error::NotMapped { addr: vaddr })
     }
 
@@ -314,6 +316,11 @@ impl Cpu {
         self.breakpoints.dedup();
     }
 
+    /// The debugger breakpoints, sorted and without duplicates.
+    pub fn breakpoints(&self) -> &[u64] {
+        &self.breakpoints
+    }
+
     /// Sets the watchpoints: `run` stops with [`Exit::Watchpoint`] after an
     /// instruction that accessed a watched range.
     pub fn set_watchpoints(&mut self, watchpoints: &[debug::Watchpoint]) {
@@ -345,8 +352,14 @@ impl Cpu {
                 return Exit::DebugBreakpoint;
             }
             if self.core.deliver_exceptions {
+                let rip = self.core.rip;
                 if let Some(exit) = self.poll_interrupts() {
                     return exit;
+                }
+                if self.core.rip != rip {
+                    // An interrupt was delivered: the handler's first
+                    // instruction gets the stop and breakpoint checks.
+                    continue;
                 }
             }
             if self.tracer.is_some() {
@@ -455,6 +468,9 @@ impl Cpu {
         self.core.stack_fault_pending.set(false);
         if let Stop::Fault(e) = stop {
             self.core.rip = ip;
+            // A faulting instruction made no access: forget a watchpoint hit
+            // recorded before its fault.
+            self.core.watch_hit = None;
             if !self.core.deliver_exceptions {
                 return Some(Exit::Exception(e));
             }

@@ -234,3 +234,22 @@ fn watchpoint_reports_after_the_accessing_instruction() {
     assert_eq!(cpu.rip(), CODE + 2);
     assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
 }
+
+#[test]
+fn watchpoint_hit_of_a_faulting_instruction_is_dropped() {
+    use super::debug::{WatchKind, Watchpoint};
+    // mov [rbx], rax (crosses into an unmapped page) ; nop ; nop ; int3
+    let mut cpu = cpu_with(&[0x48, 0x89, 0x03, 0x90, 0x90, 0xcc]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x1ffc);
+    cpu.set_watchpoints(&[Watchpoint {
+        addr: DATA + 0x1ffc,
+        len: 4,
+        kind: WatchKind::Write,
+    }]);
+    assert!(matches!(
+        cpu.run(RunLimit::default()),
+        Exit::Exception(Exception::PageFault { .. })
+    ));
+    cpu.set_rip(CODE + 3);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+}

@@ -78,7 +78,7 @@ fn mov_from_cr(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 /// CR4 bits this CPU implements.
-const CR4_SUPPORTED: u64 = cr4::PSE
+pub(crate) const CR4_SUPPORTED: u64 = cr4::PSE
     | cr4::PAE
     | cr4::PGE
     | cr4::OSFXSR

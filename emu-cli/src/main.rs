@@ -7,9 +7,11 @@
 //! Modules: `options` (clap and value parsers), `program` (finding and
 //! checking the ELF on the host), `rootfs` (the initramfs contents),
 //! `kernel` (the kernel image), `kernel_log` (COM1 to stderr/file),
-//! `trace` (`--trace`), `outcome` (exit statuses and reports).
+//! `trace` (`--trace`), `gdb_listen` (`--gdb`), `outcome` (exit statuses
+//! and reports).
 
 mod demo;
+mod gdb_listen;
 mod kernel;
 mod kernel_log;
 mod options;

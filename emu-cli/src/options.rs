@@ -56,10 +56,12 @@ Examples:
   lockstep run --argv0 sha256sum --file big.bin /bin/busybox big.bin
   lockstep run --trace trace.txt --max-instructions 1000000 ./prog
   lockstep run -v --memory 2G ./prog
+  lockstep run --gdb 1234 ./prog     (then: gdb ./prog -ex 'target remote :1234')
 
 Exit status:
   N        the program exited with status N
-  128+N    the program was killed by signal N (a one-line report on stderr)
+  128+N    the program was killed by signal N (a one-line report on stderr);
+           137 (128+SIGKILL) also when gdb kills it
   124      --max-instructions stopped the run
   125      the emulator failed (kernel panic, machine fault, I/O error)
   126      PROGRAM cannot be executed (not an ELF file, 32-bit, not x86-64,
@@ -120,8 +122,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_aslr: bool,
 
-    /// Wait for a gdb connection on ADDR (IP:PORT, or a port on 127.0.0.1)
-    /// before the first instruction.
+    /// Wait for gdb on ADDR (IP:PORT, or a port on 127.0.0.1; port 0 picks a
+    /// free one, printed on stderr) with the machine stopped before its
+    /// first instruction (the kernel's entry); then `target remote ADDR` in
+    /// gdb. Detaching lets the run go on; gdb's kill ends it with 137.
     #[arg(long, value_name = "ADDR", value_parser = parse_gdb_addr)]
     pub gdb: Option<SocketAddr>,
 
@@ -140,7 +144,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub kernel_log: Option<PathBuf>,
 
-    /// The program's argv[0] (default: its guest path, /bin/NAME); busybox
+    /// The program's `argv[0]` (default: its guest path, /bin/NAME); busybox
     /// picks its applet from it.
     #[arg(long, value_name = "NAME")]
     pub argv0: Option<OsString>,

@@ -4,7 +4,7 @@
 //!
 //! Layout: `/bin/NAME` (the program, mode 0755), `/init` (a symbolic link to
 //! it: Linux's initramfs convention for the first program, and the path our
-//! kernel executes whatever argv[0] says), `/dev`, `/proc` (empty mount
+//! kernel executes whatever `argv[0]` says), `/dev`, `/proc` (empty mount
 //! points the kernel fills), `/tmp` (mode 1777), then each `--file` and
 //! `--dir` in command-line order. Nothing of the host leaks in: owners are
 //! root and every modification time is the boot epoch.

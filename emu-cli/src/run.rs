@@ -10,6 +10,7 @@ use emu_abi::timekeeping::TSC_HZ;
 use emu_core::loader::BootParams;
 use emu_core::{HostStreams, Machine};
 
+use crate::gdb_listen::{self, DebuggedEnd, GdbListenError};
 use crate::kernel_log::KernelLog;
 use crate::options::RunArgs;
 use crate::outcome::{self, Context, STATUS_INTERNAL};
@@ -18,6 +19,8 @@ use crate::{kernel, program, rootfs};
 
 /// Exit status of a usage error.
 const STATUS_USAGE: u8 = 2;
+/// Exit status when gdb killed the program: 128 + SIGKILL, as a shell reports it.
+const STATUS_KILLED_BY_GDB: u8 = 128 + 9;
 /// Kernel log verbosity: fixed, so that `-v` does not change the run.
 const KERNEL_LOG_LEVEL: u32 = 1;
 
@@ -28,10 +31,6 @@ fn report(message: &str) {
 
 /// Runs the command; returns the exit status.
 pub fn run(args: &RunArgs) -> u8 {
-    if args.gdb.is_some() {
-        report("--gdb is not yet supported (the gdb stub is being written)");
-        return STATUS_USAGE;
-    }
     // clap guarantees at least one value (PROGRAM).
     let Some((program_arg, program_args)) = args.command.split_first() else {
         report("no PROGRAM given");
@@ -127,7 +126,33 @@ pub fn run(args: &RunArgs) -> u8 {
     }
 
     let max_instructions = args.max_instructions.unwrap_or(u64::MAX);
-    let exit = machine.run(max_instructions);
+    let exit = match args.gdb {
+        None => machine.run(max_instructions),
+        Some(addr) => {
+            let announce = |local| {
+                report(&format!(
+                    "waiting for gdb on {local} (in gdb: target remote {local})"
+                ));
+            };
+            match gdb_listen::debug(&mut machine, addr, max_instructions, announce) {
+                Ok(DebuggedEnd::Machine(exit)) => exit,
+                Ok(DebuggedEnd::KilledByGdb) => {
+                    let _ = log.finish();
+                    report(&format!("{shown} killed by gdb"));
+                    return STATUS_KILLED_BY_GDB;
+                }
+                Err(e @ GdbListenError::Listen { .. }) => {
+                    report(&e.to_string());
+                    return STATUS_USAGE;
+                }
+                Err(e) => {
+                    let _ = log.finish();
+                    report(&e.to_string());
+                    return STATUS_INTERNAL;
+                }
+            }
+        }
+    };
     let instructions = machine.cpu().instructions_retired();
     let _ = std::io::stdout().flush();
 

@@ -200,6 +200,62 @@ mod tests {
         assert_eq!(decode(&[0xff, 0xe0], 0x1000).successors(), None);
     }
 
+    fn record(rip: u64, bytes: &[u8]) -> TraceRecord {
+        TraceRecord {
+            rip,
+            bytes: bytes.to_vec(),
+            disasm: String::from("insn"),
+            writes: Vec::new(),
+            exit: None,
+        }
+    }
+
+    #[test]
+    fn markers_appear_where_control_changes_hands() {
+        let path = std::env::temp_dir().join(format!("lockstep-trace-{}", std::process::id()));
+        let file = TraceFile::create(&path).unwrap();
+        let mut tracer = file.clone();
+        let k = KERNEL_HALF + 0x1000;
+        let steps: [(u64, &[u8]); 8] = [
+            (k, &[0x48, 0x0f, 0x07]),         // sysretq
+            (0x401000, &[0x0f, 0x05]),        // syscall
+            (k + 0x100, &[0x48, 0xcf]),       // iretq
+            (0x401002, &[0x8b, 0x00]),        // mov eax, [rax]: faults
+            (k + 0x200, &[0x90]),             // nop (the #PF handler)
+            (k + 0x201, &[0x48, 0x01, 0xd8]), // add rax, rbx: interrupted
+            (k + 0x300, &[0x90]),             // nop (an interrupt handler)
+            (k + 0x301, &[0x90]),             // nop
+        ];
+        for (rip, bytes) in steps {
+            tracer.instruction(&record(rip, bytes));
+        }
+        tracer.fault(
+            k + 0x302,
+            Exception::PageFault {
+                addr: 1,
+                error_code: 0,
+            },
+        );
+        tracer.instruction(&record(k + 0x400, &[0x90]));
+        file.finish("done").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let markers: Vec<&str> = text.lines().filter(|l| l.starts_with("--")).collect();
+        assert_eq!(
+            markers,
+            [
+                "-- ring 0 -> ring 3: sysret (after 0xffff800000001000)",
+                "-- ring 3 -> ring 0: syscall (after 0x401000)",
+                "-- ring 0 -> ring 3: iretq (after 0xffff800000001100)",
+                "-- ring 3 -> ring 0: exception or interrupt (after 0x401002)",
+                "-- exception or interrupt at 0xffff800000001201",
+                "-- fault fetching the instruction at 0xffff800000001302: PageFault { addr: 1, error_code: 0 }",
+                "-- end: done",
+            ]
+        );
+        assert_eq!(text.lines().count(), 9 + markers.len());
+    }
+
     #[test]
     fn ring_changes_are_named_by_the_previous_instruction() {
         assert_eq!(

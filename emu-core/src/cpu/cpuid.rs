@@ -83,13 +83,14 @@ pub const LEAF1_EDX: u32 = leaf1_edx::FPU
     | leaf1_edx::SSE2;
 /// Leaf 1 ECX as advertised. SSE3: addsub, hadd/hsub, movddup/movshdup/
 /// movsldup, lddqu (SSE families) and fisttp (x87).
-pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3 | leaf1_ecx::POPCNT;
+/// CMPXCHG16B and MOVBE: exchange.
+pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3 | leaf1_ecx::CX16 | leaf1_ecx::MOVBE | leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
 pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
 /// Leaf 0x8000_0001 ECX as advertised.
-pub const EXT1_ECX: u32 = ext1_ecx::ABM;
+pub const EXT1_ECX: u32 = ext1_ecx::LAHF_LM | ext1_ecx::ABM;
 /// Leaf 0x8000_0001 EDX as advertised.
-pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
+pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::RDTSCP | ext1_edx::LM;
 
 /// The vendor string (leaf 0: EBX, EDX, ECX).
 pub const VENDOR: &[u8; 12] = b"LockstepVCPU";

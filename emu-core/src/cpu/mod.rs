@@ -395,6 +395,9 @@ impl Cpu {
                 let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
             }
+            if self.core.deliver_exceptions {
+                n = n.min(self.instructions_until_interrupt_check());
+            }
             if !self.breakpoints.is_empty() {
                 // Stop before any later instruction of the block with a breakpoint.
                 let ops = &self.cache.ops[start + 1..start + len];
@@ -416,8 +419,8 @@ impl Cpu {
                     }
                 }
                 self.core.icount += 1;
-                if self.core.code_written {
-                    self.core.code_written = false;
+                if self.core.end_block {
+                    self.core.end_block = false;
                     if let Some(hit) = self.core.watch_hit.take() {
                         return Exit::Watchpoint(hit);
                     }
@@ -445,7 +448,7 @@ impl Cpu {
         let exit = match result {
             Ok(()) => {
                 self.core.icount += 1;
-                self.core.code_written = false;
+                self.core.end_block = false;
                 None
             }
             Err(stop) => self.stop_exit(stop, op.insn.ip()),
@@ -509,6 +512,28 @@ impl Cpu {
             }
             _ => Some(Exit::Halt),
         }
+    }
+
+    /// How many instructions may run before an interrupt could become
+    /// deliverable (the timer deadline is reached with IF = 1, or an
+    /// interrupt shadow ends), so that interrupts are taken at exactly the
+    /// same instruction however a run is split into `run` calls or blocks.
+    #[inline]
+    fn instructions_until_interrupt_check(&self) -> usize {
+        let c = &self.core;
+        let mut n = usize::MAX;
+        if c.sys.shadow_until > c.icount {
+            n = (c.sys.shadow_until - c.icount) as usize;
+        }
+        if c.flags.bit(flags::bits::IF) {
+            if let Some(deadline) = c.io.next_deadline() {
+                let at = deadline.saturating_sub(c.extra_cycles);
+                if at > c.icount {
+                    n = n.min((at - c.icount).min(usize::MAX as u64) as usize);
+                }
+            }
+        }
+        n.max(1)
     }
 
     /// In system mode, takes a pending external interrupt if RFLAGS.IF allows.

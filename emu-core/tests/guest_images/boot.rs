@@ -9,7 +9,6 @@ use emu_core::loader::BootParams;
 use emu_core::{HostStreams, Machine, MachineExit};
 
 #[test]
-#[ignore = "needs cld and rep stosb (the flag and string families of the int-b branch); passes with int-b merged"]
 fn kernel_image_boots_prints_banner_and_exits_zero() {
     let log = SharedBuffer::new();
     let streams = HostStreams {

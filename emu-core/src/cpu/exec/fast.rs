@@ -184,7 +184,13 @@ fn mov_mi<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Resul
 }
 
 fn lea<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    let a = ea::<EA>(core, i);
+    // lea accesses no memory: compute the address without the #SS bookkeeping.
+    let base = core.gpr[gpr::<64>(i.memory_base())];
+    let mut a = base.wrapping_add(i.memory_displacement64());
+    if EA == EA_BASE_INDEX {
+        let index = core.gpr[gpr::<64>(i.memory_index())];
+        a = a.wrapping_add(index << i.memory_index_scale().trailing_zeros());
+    }
     set::<W>(core, i.op0_register(), a);
     Ok(())
 }

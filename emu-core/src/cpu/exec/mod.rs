@@ -21,6 +21,8 @@ pub mod fast;
 pub mod flagops;
 #[cfg(test)]
 pub(crate) mod int_a_testutil;
+#[cfg(test)]
+pub(crate) mod int_b_testutil;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;

@@ -19,6 +19,7 @@ pub mod debug;
 pub mod devices;
 pub mod error;
 pub mod guest_images;
+pub mod initramfs;
 pub mod loader;
 pub mod machine;
 pub mod memory;

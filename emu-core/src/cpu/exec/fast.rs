@@ -8,7 +8,7 @@
 //! few loads and stores without operand-kind dispatch. Semantics are those of
 //! the generic handlers (the difftest covers both).
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 use super::alu::{self, ADC, ADD, AND, CMP, OR, SBB, SUB, TEST, XOR};
 use super::Handler;
@@ -81,6 +81,82 @@ fn store<const W: u32>(core: &mut Core, addr: u64, v: u64) -> Result<(), Stop> {
     Ok(())
 }
 
+/// The immediate operand 1, sign-extended as its kind says (a direct
+/// match on the kind: cheaper than `Instruction::immediate(n)`).
+#[inline(always)]
+fn imm1(i: &Instruction) -> u64 {
+    match i.op1_kind() {
+        OpKind::Immediate8 => u64::from(i.immediate8()),
+        OpKind::Immediate8to16 | OpKind::Immediate8to32 | OpKind::Immediate8to64 => {
+            i.immediate8() as i8 as i64 as u64
+        }
+        OpKind::Immediate16 => u64::from(i.immediate16()),
+        OpKind::Immediate32 => u64::from(i.immediate32()),
+        OpKind::Immediate32to64 => i.immediate32() as i32 as i64 as u64,
+        OpKind::Immediate64 => i.immediate64(),
+        _ => 0,
+    }
+}
+
+/// `jcc` with a 64-bit target and the condition fixed at resolve time.
+fn jcc<const CC: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if core.flags.cond(CONDITIONS[CC as usize]) {
+        let target = i.near_branch64();
+        if ((target as i64) << 16 >> 16) as u64 != target {
+            return Err(Stop::Fault(
+                crate::cpu::exception::Exception::GeneralProtection(0),
+            ));
+        }
+        core.rip = target;
+    }
+    Ok(())
+}
+
+const CONDITIONS: [ConditionCode; 17] = [
+    ConditionCode::None,
+    ConditionCode::o,
+    ConditionCode::no,
+    ConditionCode::b,
+    ConditionCode::ae,
+    ConditionCode::e,
+    ConditionCode::ne,
+    ConditionCode::be,
+    ConditionCode::a,
+    ConditionCode::s,
+    ConditionCode::ns,
+    ConditionCode::p,
+    ConditionCode::np,
+    ConditionCode::l,
+    ConditionCode::ge,
+    ConditionCode::le,
+    ConditionCode::g,
+];
+
+fn jcc_handler(i: &Instruction) -> Option<Handler> {
+    if !i.is_jcc_short_or_near() || i.op0_kind() != OpKind::NearBranch64 {
+        return None;
+    }
+    Some(match i.condition_code() {
+        ConditionCode::o => jcc::<1>,
+        ConditionCode::no => jcc::<2>,
+        ConditionCode::b => jcc::<3>,
+        ConditionCode::ae => jcc::<4>,
+        ConditionCode::e => jcc::<5>,
+        ConditionCode::ne => jcc::<6>,
+        ConditionCode::be => jcc::<7>,
+        ConditionCode::a => jcc::<8>,
+        ConditionCode::s => jcc::<9>,
+        ConditionCode::ns => jcc::<10>,
+        ConditionCode::p => jcc::<11>,
+        ConditionCode::np => jcc::<12>,
+        ConditionCode::l => jcc::<13>,
+        ConditionCode::ge => jcc::<14>,
+        ConditionCode::le => jcc::<15>,
+        ConditionCode::g => jcc::<16>,
+        ConditionCode::None => return None,
+    })
+}
+
 const fn writes(op: u8) -> bool {
     op != CMP && op != TEST
 }
@@ -96,7 +172,7 @@ fn alu_rr<const OP: u8, const W: u32>(core: &mut Core, i: &Instruction) -> Resul
 
 fn alu_ri<const OP: u8, const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let d = i.op0_register();
-    let imm = i.immediate(1) & (u64::MAX >> (64 - W));
+    let imm = imm1(i) & (u64::MAX >> (64 - W));
     let r = alu::compute::<OP>(core, W, get::<W>(core, d), imm);
     if writes(OP) {
         set::<W>(core, d, r);
@@ -147,7 +223,7 @@ fn alu_mi<const OP: u8, const W: u32, const EA: u8>(
         core.probe_write(addr, u64::from(W / 8))?;
     }
     let a = load::<W>(core, addr)?;
-    let b = i.immediate(1) & (u64::MAX >> (64 - W));
+    let b = imm1(i) & (u64::MAX >> (64 - W));
     let saved = core.flags;
     let r = alu::compute::<OP>(core, W, a, b);
     if writes(OP) {
@@ -166,7 +242,7 @@ fn mov_rr<const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn mov_ri<const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    set::<W>(core, i.op0_register(), i.immediate(1));
+    set::<W>(core, i.op0_register(), imm1(i));
     Ok(())
 }
 
@@ -182,7 +258,13 @@ fn mov_mr<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Resul
 }
 
 fn mov_mi<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    store::<W>(core, ea::<EA>(core, i), i.immediate(1))
+    let imm = match W {
+        8 => u64::from(i.immediate8()),
+        16 => u64::from(i.immediate16()),
+        32 => u64::from(i.immediate32()),
+        _ => i.immediate32to64() as u64,
+    };
+    store::<W>(core, ea::<EA>(core, i), imm)
 }
 
 fn lea<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
@@ -338,7 +420,7 @@ fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
             k1,
             OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate8to16
         );
-        return imm.then(|| by_narrow_ea!(w, s, alu_mi::<OP>));
+        return imm.then_some(by_narrow_ea!(w, s, alu_mi::<OP>));
     }
     if !matches!(w, 32 | 64) {
         return None;
@@ -441,6 +523,7 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
             })
         }
         Mnemonic::Push if i.code() == Code::Push_r64 => Some(push_r64),
+        _ if i.is_jcc_short_or_near() => jcc_handler(i),
         Mnemonic::Pop if i.code() == Code::Pop_r64 => Some(pop_r64),
         _ => None,
     }

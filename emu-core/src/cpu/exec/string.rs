@@ -11,9 +11,9 @@
 //!   zero touches nothing. F2 (repne) repeats movs/stos/lods like F3 does,
 //!   as hardware does.
 //! - Fault order follows the host (AMD Zen 4), which is deterministic: movs
-//!   reads [RSI] before it writes [RDI]; cmps reads [RDI] before [RSI]
+//!   reads `[RSI]` before it writes `[RDI]`; cmps reads `[RDI]` before `[RSI]`
 //!   (flags are still those of `[rsi] - [rdi]`), except `repe cmpsb`, which
-//!   reads [RSI] first.
+//!   reads `[RSI]` first.
 //! - `rep movs` and `rep stos` run in bulk: they translate the source and
 //!   destination once per page, then copy or fill inside guest RAM. Copies
 //!   whose ranges overlap in the direction that differs from `memmove`

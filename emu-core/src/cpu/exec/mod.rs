@@ -28,6 +28,10 @@ pub mod sse_common;
 pub mod sse_convert;
 pub mod sse_fp;
 pub mod sse_int;
+pub mod sse_int_lanes;
+#[cfg(test)]
+pub mod sse_int_oracle;
+pub mod sse_int_shuffle;
 pub mod sse_move;
 pub mod sse_shuffle;
 pub mod stack;

@@ -24,6 +24,7 @@ pub mod muldiv;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
+pub mod sse4_int_shuffle;
 pub mod sse_common;
 pub mod sse_convert;
 pub mod sse_fp;

@@ -169,6 +169,24 @@ macro_rules! xmm_binops {
 }
 pub(crate) use xmm_binops;
 
+/// Defines `op xmm1, xmm2/m128, imm8` handlers: `xmm1 = body(a, b, imm)`,
+/// with a 16-byte aligned memory source.
+macro_rules! xmm_binops_imm {
+    ($($(#[$m:meta])* fn $name:ident($a:ident, $b:ident, $imm:ident) $body:block)*) => {$(
+        $(#[$m])*
+        fn $name(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+            check_sse(core)?;
+            let $b = read_xmm_m128(core, i, 1, true)?;
+            let d = xmm_index(i.op0_register());
+            let $a = core.xmm[d];
+            let $imm = i.immediate8();
+            core.xmm[d] = $body;
+            Ok(())
+        }
+    )*};
+}
+pub(crate) use xmm_binops_imm;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,9 @@ pub const BASE: Register = Register::RBX;
 /// RFLAGS value loaded before the instruction (IF and bit 1 set).
 const FLAGS_BASE: u64 = 0x202;
 
-/// Registers, flags and the data buffer around one instruction.
+/// Registers, flags and the data buffer around one instruction. Tested
+/// instructions must not use RSP, RDI (the trampoline's) or RBX (the
+/// memory base, an offset here) as operands.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct State {
@@ -298,6 +300,11 @@ impl Oracle {
             text: format!("{ins} ({:02x?})", encode(ins)),
             cpu,
         }
+    }
+
+    /// The emulator side, for tests that place data outside the buffer.
+    pub fn cpu_mut(&mut self) -> &mut Cpu {
+        &mut self.cpu
     }
 
     /// Runs the instruction natively.

@@ -117,13 +117,13 @@ xmm_binops! {
         map16(a, b, |x, y| ((((x as i16 as i32 * y as i16 as i32) >> 14) + 1) >> 1) as u16)
     }
 
-    fn pminsb(a, b) { map8(a, b, |x, y| (x as i8).min(y as i8) as u8) }
+    fn pminsb(a, b) { lanes_minmax_s::<8, false>(a, b) }
     fn pminsd(a, b) { map32(a, b, |x, y| (x as i32).min(y as i32) as u32) }
-    fn pminuw(a, b) { map16(a, b, u16::min) }
+    fn pminuw(a, b) { lanes_minmax_u::<16, false>(a, b) }
     fn pminud(a, b) { map32(a, b, u32::min) }
-    fn pmaxsb(a, b) { map8(a, b, |x, y| (x as i8).max(y as i8) as u8) }
+    fn pmaxsb(a, b) { lanes_minmax_s::<8, true>(a, b) }
     fn pmaxsd(a, b) { map32(a, b, |x, y| (x as i32).max(y as i32) as u32) }
-    fn pmaxuw(a, b) { map16(a, b, u16::max) }
+    fn pmaxuw(a, b) { lanes_minmax_u::<16, true>(a, b) }
     fn pmaxud(a, b) { map32(a, b, u32::max) }
     fn pmulld(a, b) { map32(a, b, u32::wrapping_mul) }
     /// Signed 32x32->64 products of doublewords 0 and 2.

@@ -62,22 +62,22 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
 }
 
 xmm_binops! {
-    fn paddb(a, b) { map8(a, b, u8::wrapping_add) }
-    fn paddw(a, b) { map16(a, b, u16::wrapping_add) }
+    fn paddb(a, b) { lanes_add::<8>(a, b) }
+    fn paddw(a, b) { lanes_add::<16>(a, b) }
     fn paddd(a, b) { map32(a, b, u32::wrapping_add) }
     fn paddq(a, b) { map64(a, b, u64::wrapping_add) }
-    fn paddsb(a, b) { map8(a, b, |x, y| (x as i8).saturating_add(y as i8) as u8) }
-    fn paddsw(a, b) { map16(a, b, |x, y| (x as i16).saturating_add(y as i16) as u16) }
-    fn paddusb(a, b) { map8(a, b, u8::saturating_add) }
-    fn paddusw(a, b) { map16(a, b, u16::saturating_add) }
-    fn psubb(a, b) { map8(a, b, u8::wrapping_sub) }
-    fn psubw(a, b) { map16(a, b, u16::wrapping_sub) }
+    fn paddsb(a, b) { lanes_adds_s::<8>(a, b) }
+    fn paddsw(a, b) { lanes_adds_s::<16>(a, b) }
+    fn paddusb(a, b) { lanes_adds_u::<8>(a, b) }
+    fn paddusw(a, b) { lanes_adds_u::<16>(a, b) }
+    fn psubb(a, b) { lanes_sub::<8>(a, b) }
+    fn psubw(a, b) { lanes_sub::<16>(a, b) }
     fn psubd(a, b) { map32(a, b, u32::wrapping_sub) }
     fn psubq(a, b) { map64(a, b, u64::wrapping_sub) }
-    fn psubsb(a, b) { map8(a, b, |x, y| (x as i8).saturating_sub(y as i8) as u8) }
-    fn psubsw(a, b) { map16(a, b, |x, y| (x as i16).saturating_sub(y as i16) as u16) }
-    fn psubusb(a, b) { map8(a, b, u8::saturating_sub) }
-    fn psubusw(a, b) { map16(a, b, u16::saturating_sub) }
+    fn psubsb(a, b) { lanes_subs_s::<8>(a, b) }
+    fn psubsw(a, b) { lanes_subs_s::<16>(a, b) }
+    fn psubusb(a, b) { lanes_subs_u::<8>(a, b) }
+    fn psubusw(a, b) { lanes_subs_u::<16>(a, b) }
 
     fn pmullw(a, b) { map16(a, b, u16::wrapping_mul) }
     fn pmulhw(a, b) { map16(a, b, |x, y| ((x as i16 as i32 * y as i16 as i32) >> 16) as u16) }
@@ -96,19 +96,19 @@ xmm_binops! {
         let sad = |h: usize| (0..8).map(|k| a[8 * h + k].abs_diff(b[8 * h + k]) as u64).sum();
         from_qwords([sad(0), sad(1)])
     }
-    fn pavgb(a, b) { map8(a, b, |x, y| ((x as u16 + y as u16 + 1) >> 1) as u8) }
-    fn pavgw(a, b) { map16(a, b, |x, y| ((x as u32 + y as u32 + 1) >> 1) as u16) }
+    fn pavgb(a, b) { lanes_avg_u::<8>(a, b) }
+    fn pavgw(a, b) { lanes_avg_u::<16>(a, b) }
 
-    fn pminub(a, b) { map8(a, b, u8::min) }
-    fn pmaxub(a, b) { map8(a, b, u8::max) }
-    fn pminsw(a, b) { map16(a, b, |x, y| (x as i16).min(y as i16) as u16) }
-    fn pmaxsw(a, b) { map16(a, b, |x, y| (x as i16).max(y as i16) as u16) }
+    fn pminub(a, b) { lanes_minmax_u::<8, false>(a, b) }
+    fn pmaxub(a, b) { lanes_minmax_u::<8, true>(a, b) }
+    fn pminsw(a, b) { lanes_minmax_s::<16, false>(a, b) }
+    fn pmaxsw(a, b) { lanes_minmax_s::<16, true>(a, b) }
 
-    fn pcmpeqb(a, b) { map8(a, b, |x, y| ones8(x == y)) }
-    fn pcmpeqw(a, b) { map16(a, b, |x, y| ones16(x == y)) }
+    fn pcmpeqb(a, b) { lanes_eq::<8>(a, b) }
+    fn pcmpeqw(a, b) { lanes_eq::<16>(a, b) }
     fn pcmpeqd(a, b) { map32(a, b, |x, y| ones32(x == y)) }
-    fn pcmpgtb(a, b) { map8(a, b, |x, y| ones8(x as i8 > y as i8)) }
-    fn pcmpgtw(a, b) { map16(a, b, |x, y| ones16(x as i16 > y as i16)) }
+    fn pcmpgtb(a, b) { lanes_gt_s::<8>(a, b) }
+    fn pcmpgtw(a, b) { lanes_gt_s::<16>(a, b) }
     fn pcmpgtd(a, b) { map32(a, b, |x, y| ones32(x as i32 > y as i32)) }
 
     fn pand(a, b) { a & b }

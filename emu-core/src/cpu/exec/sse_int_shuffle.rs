@@ -104,17 +104,27 @@ fn shift_xmm<const OP: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop>
     Ok(())
 }
 
+/// Spreads the `64 / N` lanes of `N` bytes in `x` to every other lane of a
+/// 128-bit value (lane k moves to lane 2k), zeros in between.
+#[inline(always)]
+fn spread<const N: u32>(x: u64) -> u128 {
+    let mut v = x as u128;
+    v = (v | v << 32) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    if N <= 2 {
+        v = (v | v << 16) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    }
+    if N == 1 {
+        v = (v | v << 8) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    }
+    v
+}
+
 /// Interleaves the low (`HIGH` = false) or high halves of `a` and `b` as
 /// lanes of `N` bytes: a0 b0 a1 b1 ...
 #[inline(always)]
-fn unpack<const N: usize, const HIGH: bool>(a: u128, b: u128) -> u128 {
-    let (a, b) = (bytes(a), bytes(b));
-    let base = if HIGH { 8 } else { 0 };
-    from_bytes(std::array::from_fn(|k| {
-        let lane = k / N;
-        let src = if lane.is_multiple_of(2) { &a } else { &b };
-        src[base + (lane / 2) * N + k % N]
-    }))
+fn unpack<const N: u32, const HIGH: bool>(a: u128, b: u128) -> u128 {
+    let half = |v: u128| if HIGH { (v >> 64) as u64 } else { v as u64 };
+    spread::<N>(half(a)) | spread::<N>(half(b)) << (8 * N)
 }
 
 xmm_binops! {

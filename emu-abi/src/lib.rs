@@ -2,10 +2,25 @@
 //!
 //! A tiny `no_std` crate with no dependencies: both sides compile it, so the
 //! layouts here are the single source of truth. The machine/kernel issue
-//! fills in `BootInfo`, the port map and the vvar page; for now it holds the
-//! ABI version and the fixed guest addresses that are already settled.
+//! fills in `BootInfo`.
+//!
+//! - [`boot`]: the boot information block the loader hands to the kernel.
+//! - [`hostio`]: bulk stdout/stderr/stdin transfers of the first program.
+//! - [`timekeeping`]: the virtual TSC, the TSC-deadline timer, the epoch.
+//! - [`ports`]: I/O port numbers and the debug-exit protocol.
+//! - [`layout`]: the guest address map (kernel image, vvar pages).
+//! - [`vvar`]: the vDSO data page and its seqlock protocol.
+//! - [`identity`]: the Linux release the guest presents.
 #![no_std]
 #![warn(missing_docs)]
+
+pub mod boot;
+pub mod hostio;
+pub mod identity;
+pub mod layout;
+pub mod ports;
+pub mod timekeeping;
+pub mod vvar;
 
 /// Version of this contract; a kernel built against another refuses to boot.
 pub const ABI_VERSION: u32 = 1;

@@ -49,4 +49,7 @@ pub enum Error {
     /// Guest RAM has no free frame left for page tables or mapped pages.
     #[error("out of guest physical memory while building page tables")]
     OutOfFrames,
+    /// The kernel image or boot data cannot be loaded.
+    #[error("cannot load the kernel: {0}")]
+    Load(#[from] crate::loader::LoadError),
 }

@@ -15,11 +15,17 @@
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod devices;
 pub mod error;
+pub mod guest_images;
+pub mod loader;
+pub mod machine;
 pub mod memory;
 pub mod mmu;
+pub mod softfloat;
 
 pub use cpu::exception::Exception;
 pub use cpu::{Cpu, CpuConfig, Exit, Gpr, RunLimit, TraceRecord, Tracer};
 pub use error::Error;
+pub use machine::{HostStreams, Machine, MachineExit};
 pub use mmu::builder::Prot;

@@ -9,6 +9,8 @@
 pub struct CodeMap {
     is_code: Vec<bool>,
     gens: Vec<u32>,
+    /// Incremented by every invalidation (any page).
+    pub epoch: u64,
 }
 
 impl CodeMap {
@@ -17,6 +19,7 @@ impl CodeMap {
         Self {
             is_code: vec![false; pages],
             gens: vec![0; pages],
+            epoch: 0,
         }
     }
 
@@ -48,6 +51,7 @@ impl CodeMap {
     /// Invalidates the code decoded from the page holding `phys`.
     #[inline]
     pub fn invalidate(&mut self, phys: u64) {
+        self.epoch += 1;
         let p = (phys >> 12) as usize;
         if let Some(c) = self.is_code.get_mut(p) {
             *c = false;

@@ -13,6 +13,7 @@ use super::exception::{Exception, Stop};
 use super::flags::Flags;
 use super::fpu::Fpu;
 use super::regs;
+use super::system_regs::{Io, NoIo, SystemRegs};
 use crate::memory::GuestRam;
 use crate::mmu::{Access, Mmu, Privilege};
 
@@ -73,6 +74,20 @@ pub struct Core {
     pub extra_cycles: u64,
     /// `syscall` stops the run with `Exit::Syscall` instead of using LSTAR.
     pub syscall_exits: bool,
+    /// Exceptions and interrupts are delivered through the IDT (system
+    /// mode) instead of stopping the run (library mode).
+    pub deliver_exceptions: bool,
+    /// Descriptor tables, TSS, syscall MSRs, CR2, CR8.
+    pub sys: SystemRegs,
+    /// Ports, device MSRs and interrupt lines.
+    pub io: Box<dyn Io>,
+    /// Set by `ea` when an SS-relative operand (RSP/RBP base) has a
+    /// non-canonical address: the access then raises #SS(0), not #GP(0).
+    pub stack_fault_pending: std::cell::Cell<bool>,
+    /// Debugger watchpoints (empty in normal runs: one length check per access).
+    pub watchpoints: Vec<super::debug::Watchpoint>,
+    /// The first watchpoint hit by the current instruction.
+    pub watch_hit: Option<super::debug::WatchHit>,
 }
 
 /// A value read from or written to a sized operand.
@@ -98,6 +113,12 @@ impl Core {
             icount: 0,
             extra_cycles: 0,
             syscall_exits: true,
+            deliver_exceptions: false,
+            sys: SystemRegs::default(),
+            io: Box::new(NoIo),
+            stack_fault_pending: std::cell::Cell::new(false),
+            watchpoints: Vec::new(),
+            watch_hit: None,
         }
     }
 
@@ -131,18 +152,84 @@ impl Core {
         regs::write(&mut self.gpr, r, v);
     }
 
+    /// Reads GPR operand `r` whose width `W` (8, 16, 32 or 64 bits) is known
+    /// at resolve time; 32- and 64-bit registers index the file directly.
+    #[inline(always)]
+    pub fn reg_w<const W: u32>(&self, r: Register) -> u64 {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15],
+            32 => self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] & 0xffff_ffff,
+            _ => self.reg(r),
+        }
+    }
+
+    /// Writes GPR operand `r` of width `W` (see [`Core::reg_w`]); 32-bit
+    /// writes zero-extend, 8- and 16-bit writes merge.
+    #[inline(always)]
+    pub fn set_reg_w<const W: u32>(&mut self, r: Register, v: u64) {
+        match W {
+            64 => self.gpr[(r as usize).wrapping_sub(Register::RAX as usize) & 15] = v,
+            32 => {
+                self.gpr[(r as usize).wrapping_sub(Register::EAX as usize) & 15] = v & 0xffff_ffff;
+            }
+            _ => self.set_reg(r, v),
+        }
+    }
+
     // ----- memory ------------------------------------------------------------
 
     #[inline(always)]
     fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
         let p = self.privilege();
-        self.mmu.translate(&mut self.ram, addr, access, p)
+        match self.mmu.translate(&mut self.ram, addr, access, p) {
+            Ok(phys) => Ok(phys),
+            Err(e) => Err(self.stack_fault_for(e)),
+        }
+    }
+
+    /// A non-canonical SS-relative access is #SS(0) rather than #GP(0) (SDM
+    /// Vol. 3A, 6.15 "Interrupt 12").
+    #[cold]
+    fn stack_fault_for(&self, e: Exception) -> Exception {
+        if e == Exception::GeneralProtection(0) && self.stack_fault_pending.replace(false) {
+            Exception::StackFault(0)
+        } else {
+            e
+        }
+    }
+
+    /// Reads a quadword as a supervisor-mode (implicit) access: descriptor
+    /// tables, the TSS, interrupt frames.
+    pub fn read_u64_sys(&mut self, addr: u64) -> Result<u64, Exception> {
+        let cpl = std::mem::replace(&mut self.cpl, 0);
+        let r = self.read_u64(addr);
+        self.cpl = cpl;
+        r
+    }
+
+    /// Writes a quadword as a supervisor-mode (implicit) access.
+    pub fn write_u64_sys(&mut self, addr: u64, v: u64) -> Result<(), Exception> {
+        let cpl = std::mem::replace(&mut self.cpl, 0);
+        let r = self.write_u64(addr, v);
+        self.cpl = cpl;
+        r
+    }
+
+    /// Copies RFLAGS.AC into the MMU (SMAP); call after any RFLAGS change
+    /// that can flip AC (popf, iretq, sysret, stac, clac, delivery).
+    #[inline]
+    pub fn sync_ac(&mut self) {
+        let ac = self.flags.bit(super::flags::bits::AC);
+        self.mmu.set_ac(ac);
     }
 
     /// Reads `N` bytes at virtual `addr`.
     #[inline(always)]
     pub fn read_bytes<const N: usize>(&mut self, addr: u64) -> Result<[u8; N], Exception> {
         let phys = self.translate(addr, Access::Read)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, false);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             Ok(self.ram.read_array::<N>(phys).unwrap_or([0xff; N]))
         } else {
@@ -182,6 +269,9 @@ impl Core {
         bytes: [u8; N],
     ) -> Result<(), Exception> {
         let phys = self.translate(addr, Access::Write)?;
+        if !self.watchpoints.is_empty() {
+            self.check_watch(addr, N as u64, true);
+        }
         if (addr & 0xfff) as usize + N <= 4096 {
             self.note_write(phys);
             self.ram.write_array(phys, bytes);
@@ -216,6 +306,26 @@ impl Core {
         Ok(())
     }
 
+    /// Records the first watchpoint that `[addr, addr + len)` triggers; the
+    /// run loop reports it after the instruction completes (a trap, as #DB).
+    #[cold]
+    fn check_watch(&mut self, addr: u64, len: u64, write: bool) {
+        if self.watch_hit.is_some() {
+            return;
+        }
+        if let Some(w) = self
+            .watchpoints
+            .iter()
+            .find(|w| w.triggers(addr, len, write))
+        {
+            self.watch_hit = Some(super::debug::WatchHit {
+                addr: w.addr,
+                kind: w.kind,
+            });
+            self.code_written = true;
+        }
+    }
+
     /// Records a store to physical `phys`: invalidates decoded code there.
     #[inline(always)]
     fn note_write(&mut self, phys: u64) {
@@ -231,7 +341,8 @@ impl Core {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));
         if last >> 12 != addr >> 12 {
-            self.translate(last, Access::Write)?;
+            // The fault address is the first byte of the second page.
+            self.translate(last & !0xfff, Access::Write)?;
         }
         Ok(())
     }
@@ -361,7 +472,34 @@ impl Core {
         match i.memory_segment() {
             Register::FS => addr.wrapping_add(self.seg.fs_base),
             Register::GS => addr.wrapping_add(self.seg.gs_base),
-            _ => addr,
+            // CS/DS/ES/SS overrides are ignored in 64-bit mode: RSP/RBP-based
+            // operands use SS, whose non-canonical accesses raise #SS.
+            _ => {
+                let stack = matches!(
+                    base,
+                    Register::RSP | Register::RBP | Register::ESP | Register::EBP
+                );
+                if stack && ((addr as i64) << 16 >> 16) as u64 != addr {
+                    self.stack_fault_pending.set(true);
+                }
+                addr
+            }
+        }
+    }
+
+    /// Reads memory operand `n` of a read-modify-write instruction: the
+    /// access is checked for writing first, so a read-only or absent page
+    /// faults with the W bit set, as on hardware.
+    #[inline(always)]
+    pub fn read_op_rmw(&mut self, i: &Instruction, n: u32) -> Result<u64, Exception> {
+        match i.op_kind(n) {
+            OpKind::Memory => {
+                let addr = self.ea(i);
+                let bytes = i.memory_size().size();
+                self.probe_write(addr, bytes as u64)?;
+                self.read_sized(addr, bytes)
+            }
+            _ => self.read_op(i, n),
         }
     }
 
@@ -413,6 +551,9 @@ impl Core {
     #[inline(always)]
     pub fn push(&mut self, v: u64, bytes: usize) -> Result<(), Exception> {
         let rsp = self.gpr[4].wrapping_sub(bytes as u64);
+        if ((rsp as i64) << 16 >> 16) as u64 != rsp {
+            return Err(Exception::StackFault(0));
+        }
         self.write_sized(rsp, bytes, v)?;
         self.gpr[4] = rsp;
         Ok(())
@@ -421,7 +562,11 @@ impl Core {
     /// Pops a value of `bytes` (2 or 8) bytes.
     #[inline(always)]
     pub fn pop(&mut self, bytes: usize) -> Result<u64, Exception> {
-        let v = self.read_sized(self.gpr[4], bytes)?;
+        let rsp = self.gpr[4];
+        if ((rsp as i64) << 16 >> 16) as u64 != rsp {
+            return Err(Exception::StackFault(0));
+        }
+        let v = self.read_sized(rsp, bytes)?;
         self.gpr[4] = self.gpr[4].wrapping_add(bytes as u64);
         Ok(v)
     }

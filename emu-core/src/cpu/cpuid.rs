@@ -72,13 +72,22 @@ pub mod ext1_edx {
 }
 
 /// What this CPU advertises. Extend a mask only when its family is complete.
-pub const LEAF1_EDX: u32 = leaf1_edx::TSC | leaf1_edx::CX8 | leaf1_edx::CMOV | leaf1_edx::FXSR;
-/// Leaf 1 ECX as advertised.
-pub const LEAF1_ECX: u32 = 0;
+/// x87, SSE and SSE2 (floating point and moves: sse_move, sse_fp,
+/// sse_convert, sse_shuffle; packed integer: sse_int).
+pub const LEAF1_EDX: u32 = leaf1_edx::FPU
+    | leaf1_edx::TSC
+    | leaf1_edx::CX8
+    | leaf1_edx::CMOV
+    | leaf1_edx::FXSR
+    | leaf1_edx::SSE
+    | leaf1_edx::SSE2;
+/// Leaf 1 ECX as advertised. SSE3: addsub, hadd/hsub, movddup/movshdup/
+/// movsldup, lddqu (SSE families) and fisttp (x87).
+pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3 | leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
-pub const LEAF7_EBX: u32 = 0;
+pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
 /// Leaf 0x8000_0001 ECX as advertised.
-pub const EXT1_ECX: u32 = 0;
+pub const EXT1_ECX: u32 = ext1_ecx::ABM;
 /// Leaf 0x8000_0001 EDX as advertised.
 pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
 
@@ -89,10 +98,19 @@ pub const VENDOR: &[u8; 12] = b"LockstepVCPU";
 pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     match leaf {
-        0 => [7, le(&VENDOR[0..4]), le(&VENDOR[8..12]), le(&VENDOR[4..8])],
+        0 => [
+            0x16,
+            le(&VENDOR[0..4]),
+            le(&VENDOR[8..12]),
+            le(&VENDOR[4..8]),
+        ],
         // Family 6, model 0x0f, stepping 1; CLFLUSH line size 8 (x8 = 64 bytes).
         1 => [0x0000_06f1, 0x0000_0800, LEAF1_ECX, LEAF1_EDX],
         7 if subleaf == 0 => [0, LEAF7_EBX, 0, 0],
+        // TSC = crystal (ECX Hz) * EBX / EAX: 1 GHz, one cycle per nanosecond.
+        0x15 => [1, 1, emu_abi::timekeeping::TSC_HZ as u32, 0],
+        // Base, maximum and bus frequency in MHz.
+        0x16 => [1000, 1000, 100, 0],
         0x8000_0000 => [0x8000_0008, 0, 0, 0],
         0x8000_0001 => [0, 0, EXT1_ECX, EXT1_EDX],
         0x8000_0002..=0x8000_0004 => {
@@ -120,6 +138,14 @@ mod tests {
             v.extend_from_slice(&r.to_le_bytes());
         }
         assert_eq!(&v, VENDOR);
+    }
+
+    #[test]
+    fn sse_sse2_sse3_are_advertised() {
+        let [_, _, ecx, edx] = cpuid(1, 0);
+        assert_ne!(edx & leaf1_edx::SSE, 0);
+        assert_ne!(edx & leaf1_edx::SSE2, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE3, 0);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct Block {
     pub start: u32,
     /// Number of ops.
     pub len: u32,
+    /// Successor links: (rip, block index) of blocks that followed this one.
+    links: [(u64, u32); 2],
+    /// The `link_key` under which `links` were recorded.
+    link_key: u64,
 }
 
 /// The cache.
@@ -67,6 +71,8 @@ pub struct DecodeCache {
     table: Box<[u32]>,
     /// Decoded blocks (statistics).
     pub decoded_blocks: u64,
+    /// Number of `clear`s (part of the link key).
+    clears: u64,
 }
 
 impl Default for DecodeCache {
@@ -88,14 +94,58 @@ impl DecodeCache {
             blocks: Vec::with_capacity(256),
             table: vec![0u32; TABLE_SIZE].into_boxed_slice(),
             decoded_blocks: 0,
+            clears: 0,
         }
     }
 
     /// Drops every block.
     pub fn clear(&mut self) {
+        self.clears += 1;
         self.ops.clear();
         self.blocks.clear();
         self.table.fill(0);
+    }
+
+    /// The key under which block links stay valid: it changes with every TLB
+    /// flush, code invalidation, cache clear and privilege change.
+    #[inline(always)]
+    pub fn link_key(&self, core: &Core) -> u64 {
+        core.mmu
+            .generation()
+            .wrapping_add(core.code.epoch)
+            .wrapping_add(self.clears)
+            .wrapping_mul(4)
+            .wrapping_add(u64::from(core.cpl))
+    }
+
+    /// The block at `rip` if block `prev` recorded it as a successor under `key`.
+    #[inline(always)]
+    pub fn linked(&self, prev: u32, rip: u64, key: u64) -> Option<u32> {
+        let b = self.blocks.get(prev as usize)?;
+        if b.link_key != key {
+            return None;
+        }
+        if b.links[0].0 == rip {
+            Some(b.links[0].1)
+        } else if b.links[1].0 == rip {
+            Some(b.links[1].1)
+        } else {
+            None
+        }
+    }
+
+    /// Records that block `next` (at `rip`) followed block `prev`.
+    #[inline]
+    pub fn link(&mut self, prev: u32, rip: u64, next: u32, key: u64) {
+        if let Some(b) = self.blocks.get_mut(prev as usize) {
+            if b.link_key != key {
+                b.link_key = key;
+                b.links = [(u64::MAX, 0); 2];
+            }
+            // Keep the most recent two successors (taken / fall-through).
+            b.links[1] = b.links[0];
+            b.links[0] = (rip, next);
+        }
     }
 
     /// The block starting at `core.rip`, decoding it if needed. Fails with the
@@ -185,6 +235,8 @@ impl DecodeCache {
             gen2,
             start,
             len: self.ops.len() as u32 - start,
+            links: [(u64::MAX, 0); 2],
+            link_key: u64::MAX,
         };
         let idx = self.blocks.len() as u32;
         self.blocks.push(block);

@@ -130,6 +130,8 @@ pub enum Stop {
     SoftwareInterrupt(u8),
     /// `hlt`.
     Halt,
+    /// A port write asked the run loop to return (`Exit::Io`).
+    Io,
 }
 
 impl From<Exception> for Stop {

@@ -9,12 +9,15 @@
 pub mod code_map;
 pub mod core;
 pub mod cpuid;
+pub mod debug;
 pub mod decode_cache;
 pub mod exception;
 pub mod exec;
 pub mod flags;
 pub mod fpu;
+pub mod interrupt;
 pub mod regs;
+pub mod system_regs;
 pub mod trace;
 
 use self::core::Core;
@@ -74,8 +77,16 @@ pub enum Exit {
     Breakpoint,
     /// `int n` retired; RIP points after it.
     SoftwareInterrupt(u8),
-    /// `hlt` retired (CPL 0 only).
+    /// `hlt` retired (CPL 0 only) with no interrupt that could wake the CPU.
     Halt,
+    /// A device asked the run to return (a port write, e.g. the exit port).
+    Io,
+    /// Exception delivery failed during a double fault: the CPU shut down.
+    TripleFault,
+    /// RIP reached a debugger breakpoint (before executing it).
+    DebugBreakpoint,
+    /// The last instruction accessed a watched range (it completed).
+    Watchpoint(debug::WatchHit),
 }
 
 /// A deterministic x86-64 CPU with its own guest RAM.
@@ -98,6 +109,8 @@ pub struct Cpu {
     cache: DecodeCache,
     frames: FrameAllocator,
     tracer: Option<Box<dyn Tracer>>,
+    /// Debugger breakpoints, sorted.
+    breakpoints: Vec<u64>,
 }
 
 impl std::fmt::Debug for Cpu {
@@ -135,6 +148,21 @@ impl Cpu {
             cache: DecodeCache::new(),
             frames,
             tracer: None,
+            breakpoints: Vec::new(),
+        })
+    }
+
+    /// A CPU over `ram_size` bytes of zeroed RAM with paging off and no
+    /// page tables, for the machine's loader to set up (system use).
+    pub fn new_bare(ram_size: u64) -> Result<Self, Error> {
+        let ram = GuestRam::new(ram_size)?;
+        let frames = FrameAllocator::new(ram.size(), ram.size());
+        Ok(Self {
+            core: Core::new(ram),
+            cache: DecodeCache::new(),
+            frames,
+            tracer: None,
+            breakpoints: Vec::new(),
         })
     }
 
@@ -277,6 +305,21 @@ impl Cpu {
     pub fn set_tracer(&mut self, tracer: Option<Box<dyn Tracer>>) {
         self.tracer = tracer;
     }
+    /// Sets the debugger breakpoints: `run` stops with
+    /// [`Exit::DebugBreakpoint`] before executing any of these addresses
+    /// (except the instruction it starts at, so that it can resume).
+    pub fn set_breakpoints(&mut self, addrs: &[u64]) {
+        self.breakpoints = addrs.to_vec();
+        self.breakpoints.sort_unstable();
+        self.breakpoints.dedup();
+    }
+
+    /// Sets the watchpoints: `run` stops with [`Exit::Watchpoint`] after an
+    /// instruction that accessed a watched range.
+    pub fn set_watchpoints(&mut self, watchpoints: &[debug::Watchpoint]) {
+        self.core.watchpoints = watchpoints.to_vec();
+    }
+
     /// Number of basic blocks decoded so far (cache misses).
     pub fn decoded_blocks(&self) -> u64 {
         self.cache.decoded_blocks
@@ -286,6 +329,8 @@ impl Cpu {
     pub fn run(&mut self, limit: RunLimit) -> Exit {
         let target = self.core.icount.saturating_add(limit.max_instructions);
         let stop_at = limit.stop_at.unwrap_or(u64::MAX);
+        let mut prev = u32::MAX;
+        let entry = (self.core.rip, self.core.icount);
         loop {
             if self.core.icount >= target {
                 return Exit::InstructionLimit;
@@ -293,32 +338,76 @@ impl Cpu {
             if self.core.rip == stop_at {
                 return Exit::StopAddress;
             }
+            if !self.breakpoints.is_empty()
+                && (self.core.rip, self.core.icount) != entry
+                && self.breakpoints.binary_search(&self.core.rip).is_ok()
+            {
+                return Exit::DebugBreakpoint;
+            }
+            if self.core.deliver_exceptions {
+                if let Some(exit) = self.poll_interrupts() {
+                    return exit;
+                }
+            }
             if self.tracer.is_some() {
                 if let Some(exit) = self.traced_step() {
                     return exit;
                 }
                 continue;
             }
-            let b = match self.cache.block_at(&mut self.core) {
-                Ok(b) => self.cache.blocks[b as usize],
-                Err(e) => return Exit::Exception(e),
+            let rip = self.core.rip;
+            let key = self.cache.link_key(&self.core);
+            let idx = match self.cache.linked(prev, rip, key) {
+                Some(idx) => idx,
+                None => match self.cache.block_at(&mut self.core) {
+                    Ok(idx) => {
+                        // Decoding may have cleared the cache: recompute the key.
+                        let key = self.cache.link_key(&self.core);
+                        self.cache.link(prev, rip, idx, key);
+                        idx
+                    }
+                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
+                        Some(exit) => return exit,
+                        None => continue,
+                    },
+                },
             };
+            prev = idx;
+            let b = &self.cache.blocks[idx as usize];
+            let (start, len, b_rip, b_end) = (b.start as usize, b.len as usize, b.rip, b.end);
             let budget = target - self.core.icount;
-            let mut n = (b.len as u64).min(budget) as usize;
-            if stop_at > b.rip && stop_at < b.end {
+            let mut n = (len as u64).min(budget) as usize;
+            if stop_at > b_rip && stop_at < b_end {
                 // Stop address inside the block: run only the ops before it.
-                let ops = &self.cache.ops[b.start as usize..(b.start + b.len) as usize];
+                let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
             }
-            let ops = &self.cache.ops[b.start as usize..b.start as usize + n];
+            if !self.breakpoints.is_empty() {
+                // Stop before any later instruction of the block with a breakpoint.
+                let ops = &self.cache.ops[start + 1..start + len];
+                let bps = &self.breakpoints;
+                n = n.min(
+                    1 + ops
+                        .iter()
+                        .take_while(|op| bps.binary_search(&op.insn.ip()).is_err())
+                        .count(),
+                );
+            }
+            let ops = &self.cache.ops[start..start + n];
             for op in ops {
                 self.core.rip = op.insn.next_ip();
                 if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
-                    return self.stop_exit(stop, op.insn.ip());
+                    match self.stop_exit(stop, op.insn.ip()) {
+                        Some(exit) => return exit,
+                        None => break,
+                    }
                 }
                 self.core.icount += 1;
                 if self.core.code_written {
                     self.core.code_written = false;
+                    if let Some(hit) = self.core.watch_hit.take() {
+                        return Exit::Watchpoint(hit);
+                    }
                     break;
                 }
             }
@@ -333,7 +422,7 @@ impl Cpu {
                 if let Some(t) = self.tracer.as_mut() {
                     t.fault(self.core.rip, e);
                 }
-                return Some(Exit::Exception(e));
+                return self.stop_exit(Stop::Fault(e), self.core.rip);
             }
         };
         let op = self.cache.ops[b.start as usize];
@@ -346,7 +435,7 @@ impl Cpu {
                 self.core.code_written = false;
                 None
             }
-            Err(stop) => Some(self.stop_exit(stop, op.insn.ip())),
+            Err(stop) => self.stop_exit(stop, op.insn.ip()),
         };
         let mut bytes = [0u8; 16];
         let len = op.insn.len().min(16);
@@ -358,23 +447,95 @@ impl Cpu {
         exit
     }
 
-    fn stop_exit(&mut self, stop: Stop, ip: u64) -> Exit {
-        match stop {
-            Stop::Fault(e) => {
-                self.core.rip = ip;
-                return Exit::Exception(e);
+    /// Turns a handler's `Stop` into an `Exit`, or (in system mode) delivers
+    /// it through the IDT and returns `None` so that execution continues.
+    fn stop_exit(&mut self, stop: Stop, ip: u64) -> Option<Exit> {
+        use self::interrupt::{raise, Event};
+        let next = self.core.rip;
+        self.core.stack_fault_pending.set(false);
+        if let Stop::Fault(e) = stop {
+            self.core.rip = ip;
+            if !self.core.deliver_exceptions {
+                return Some(Exit::Exception(e));
             }
-            _ => self.core.icount += 1,
+            return raise(&mut self.core, Event::Exception(e), ip, ip)
+                .err()
+                .map(|_| Exit::TripleFault);
         }
-        match stop {
-            Stop::Fault(e) => Exit::Exception(e),
-            Stop::Syscall => Exit::Syscall,
-            Stop::Breakpoint => Exit::Breakpoint,
-            Stop::SoftwareInterrupt(n) => Exit::SoftwareInterrupt(n),
-            Stop::Halt => Exit::Halt,
+        self.core.icount += 1;
+        let deliver = self.core.deliver_exceptions;
+        let event = match stop {
+            Stop::Fault(_) => unreachable!("handled above"),
+            Stop::Syscall => return Some(Exit::Syscall),
+            Stop::Io => return Some(Exit::Io),
+            Stop::Breakpoint if deliver => Event::Exception(Exception::Breakpoint),
+            Stop::Breakpoint => return Some(Exit::Breakpoint),
+            Stop::SoftwareInterrupt(n) if deliver => Event::Software(n),
+            Stop::SoftwareInterrupt(n) => return Some(Exit::SoftwareInterrupt(n)),
+            Stop::Halt => return self.halt(),
+        };
+        raise(&mut self.core, event, next, ip)
+            .err()
+            .map(|_| Exit::TripleFault)
+    }
+
+    /// `hlt` in system mode: jump virtual time to the next device deadline
+    /// (the interrupt is taken at the next check), or stop if none can come.
+    fn halt(&mut self) -> Option<Exit> {
+        let interruptible = self.core.flags.bit(flags::bits::IF);
+        match self.core.io.next_deadline() {
+            Some(deadline) if self.core.deliver_exceptions && interruptible => {
+                let now = self.core.tsc();
+                if deadline > now {
+                    self.core.extra_cycles += deadline - now;
+                }
+                None
+            }
+            _ => Some(Exit::Halt),
         }
+    }
+
+    /// In system mode, takes a pending external interrupt if RFLAGS.IF allows.
+    #[inline]
+    fn poll_interrupts(&mut self) -> Option<Exit> {
+        let c = &mut self.core;
+        if !c.flags.bit(flags::bits::IF) || c.icount < c.sys.shadow_until {
+            return None;
+        }
+        let tsc = c.tsc();
+        let vector = c.io.pending_interrupt(tsc)?;
+        let rip = c.rip;
+        interrupt::raise(c, interrupt::Event::External(vector), rip, rip)
+            .err()
+            .map(|_| Exit::TripleFault)
+    }
+
+    /// Switches between library mode (faults, `syscall`, `int` stop the run:
+    /// the default) and system mode (they go through the IDT and LSTAR, and
+    /// device interrupts are taken), as the machine layer uses it.
+    pub fn set_system_mode(&mut self, on: bool) {
+        self.core.deliver_exceptions = on;
+        self.core.syscall_exits = !on;
+    }
+
+    /// Attaches the machine's ports, device MSRs and interrupt lines.
+    pub fn set_io(&mut self, io: Box<dyn system_regs::Io>) {
+        self.core.io = io;
+    }
+
+    /// The whole architectural state, for the machine layer and debuggers.
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Mutable architectural state. Change paging controls through the
+    /// `core.mmu` setters so that the TLB is flushed as the SDM requires.
+    pub fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 }
 
+#[cfg(test)]
+mod system_tests;
 #[cfg(test)]
 mod tests;

@@ -202,3 +202,35 @@ fn tracer_sees_each_instruction_with_register_writes() {
     );
     assert!(lines[2].contains("Breakpoint"), "{}", lines[2]);
 }
+
+#[test]
+fn breakpoints_stop_before_and_resume_past_them() {
+    // nop; nop; nop; int3
+    let mut cpu = cpu_with(&[0x90, 0x90, 0x90, 0xcc]);
+    cpu.set_breakpoints(&[CODE + 2]);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::DebugBreakpoint);
+    assert_eq!((cpu.rip(), cpu.instructions_retired()), (CODE + 2, 2));
+    // Resuming executes the instruction at the breakpoint.
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+    assert_eq!(cpu.instructions_retired(), 4);
+}
+
+#[test]
+fn watchpoint_reports_after_the_accessing_instruction() {
+    use super::debug::{WatchKind, Watchpoint};
+    // mov [rbx], eax ; nop ; int3
+    let mut cpu = cpu_with(&[0x89, 0x03, 0x90, 0xcc]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x10);
+    cpu.set_watchpoints(&[Watchpoint {
+        addr: DATA + 0x12,
+        len: 1,
+        kind: WatchKind::Write,
+    }]);
+    let exit = cpu.run(RunLimit::default());
+    assert!(
+        matches!(exit, Exit::Watchpoint(h) if h.addr == DATA + 0x12),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.rip(), CODE + 2);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+}

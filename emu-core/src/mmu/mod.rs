@@ -106,7 +106,7 @@ pub mod pf {
     pub const INSTR: u32 = 1 << 4;
 }
 
-/// Number of physical address bits (CPUID 0x8000_0008 EAX[7:0]).
+/// Number of physical address bits (CPUID 0x8000_0008 EAX bits 7:0).
 pub const MAX_PHYS_BITS: u32 = 40;
 
 /// The MMU: paging controls plus the TLB.
@@ -204,6 +204,12 @@ impl Mmu {
     /// Drops every cached translation.
     pub fn flush_tlb(&mut self) {
         self.tlb.flush_all();
+    }
+
+    /// Changes whenever any translation may have changed (every TLB flush).
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        self.tlb.generation
     }
 
     /// Whether paging is on.

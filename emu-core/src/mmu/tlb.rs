@@ -33,6 +33,9 @@ const EMPTY: Entry = Entry {
 pub struct Tlb {
     sets: Box<[[Entry; TLB_ENTRIES]; 6]>,
     has_large: bool,
+    /// Incremented by every flush: cached facts derived from translations
+    /// (block links in the decode cache) are valid only within one generation.
+    pub generation: u64,
 }
 
 impl Default for Tlb {
@@ -47,6 +50,7 @@ impl Tlb {
         Self {
             sets: Box::new([[EMPTY; TLB_ENTRIES]; 6]),
             has_large: false,
+            generation: 0,
         }
     }
 
@@ -75,6 +79,7 @@ impl Tlb {
 
     /// Drops every entry (CR4.PGE change, paging mode change).
     pub fn flush_all(&mut self) {
+        self.generation += 1;
         for set in self.sets.iter_mut() {
             set.fill(EMPTY);
         }
@@ -83,6 +88,7 @@ impl Tlb {
 
     /// Drops non-global entries (a CR3 write).
     pub fn flush_non_global(&mut self) {
+        self.generation += 1;
         for set in self.sets.iter_mut() {
             for e in set.iter_mut().filter(|e| !e.global) {
                 *e = EMPTY;
@@ -96,6 +102,7 @@ impl Tlb {
             self.flush_all();
             return;
         }
+        self.generation += 1;
         let vpn = vaddr >> 12;
         for set in self.sets.iter_mut() {
             let e = &mut set[(vpn as usize) & (TLB_ENTRIES - 1)];

@@ -7,15 +7,15 @@ use super::{mask, width0, Handler};
 use crate::cpu::core::Core;
 use crate::cpu::exception::Stop;
 
-const ADD: u8 = 0;
-const OR: u8 = 1;
-const ADC: u8 = 2;
-const SBB: u8 = 3;
-const AND: u8 = 4;
-const SUB: u8 = 5;
-const XOR: u8 = 6;
-const CMP: u8 = 7;
-const TEST: u8 = 8;
+pub(super) const ADD: u8 = 0;
+pub(super) const OR: u8 = 1;
+pub(super) const ADC: u8 = 2;
+pub(super) const SBB: u8 = 3;
+pub(super) const AND: u8 = 4;
+pub(super) const SUB: u8 = 5;
+pub(super) const XOR: u8 = 6;
+pub(super) const CMP: u8 = 7;
+pub(super) const TEST: u8 = 8;
 
 /// The handler for an ALU instruction, if `i` is one.
 pub fn resolve(i: &Instruction) -> Option<Handler> {
@@ -39,7 +39,7 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
 
 /// Computes `a OP b` and records the flags. Returns the result.
 #[inline(always)]
-fn compute<const OP: u8>(core: &mut Core, w: u32, a: u64, b: u64) -> u64 {
+pub(super) fn compute<const OP: u8>(core: &mut Core, w: u32, a: u64, b: u64) -> u64 {
     let m = mask(w);
     match OP {
         ADD => {
@@ -98,6 +98,9 @@ fn binary<const OP: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
         let b = core.read_op(i, 1)? & mask(w);
         let addr = core.ea(i);
         let bytes = (w / 8) as usize;
+        if writes {
+            core.probe_write(addr, bytes as u64)?;
+        }
         let a = core.read_sized(addr, bytes)?;
         // Compute on a copy of the flags so a faulting store changes nothing.
         let saved = core.flags;
@@ -114,7 +117,7 @@ fn binary<const OP: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 
 fn inc_dec<const INC: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let w = width0(i);
-    let a = core.read_op(i, 0)?;
+    let a = core.read_op_rmw(i, 0)?;
     let res = if INC {
         a.wrapping_add(1)
     } else {
@@ -131,7 +134,7 @@ fn inc_dec<const INC: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 
 fn neg(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let w = width0(i);
-    let a = core.read_op(i, 0)?;
+    let a = core.read_op_rmw(i, 0)?;
     let res = 0u64.wrapping_sub(a) & mask(w);
     core.write_op(i, 0, res)?;
     core.flags.set_sub(w, 0, a, res);
@@ -140,7 +143,7 @@ fn neg(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 
 fn not(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let w = width0(i);
-    let a = core.read_op(i, 0)?;
+    let a = core.read_op_rmw(i, 0)?;
     core.write_op(i, 0, !a & mask(w))?;
     Ok(())
 }

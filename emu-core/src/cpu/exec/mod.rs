@@ -17,16 +17,21 @@ pub mod bmi;
 pub mod branch;
 pub mod cond;
 pub mod exchange;
+pub mod fast;
 pub mod flagops;
+#[cfg(test)]
+pub(crate) mod int_a_testutil;
 pub mod misc;
 pub mod mov;
 pub mod muldiv;
+pub mod privileged;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
 pub mod sse4_int_shuffle;
 pub mod sse_common;
 pub mod sse_convert;
+pub mod sse_float;
 pub mod sse_fp;
 pub mod sse_int;
 pub mod sse_int_lanes;
@@ -50,7 +55,8 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 22] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 24] = [
+        fast::resolve,
         mov::resolve,
         alu::resolve,
         branch::resolve,
@@ -65,6 +71,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         string::resolve,
         misc::resolve,
         system::resolve,
+        privileged::resolve,
         sse_move::resolve,
         sse_fp::resolve,
         sse_convert::resolve,

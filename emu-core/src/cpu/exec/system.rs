@@ -8,6 +8,8 @@ use super::Handler;
 use crate::cpu::core::Core;
 use crate::cpu::cpuid;
 use crate::cpu::exception::{Exception, Stop};
+use crate::cpu::flags::bits;
+use crate::mmu::efer;
 
 /// The handler for a system instruction, if `i` is one.
 pub fn resolve(i: &Instruction) -> Option<Handler> {
@@ -37,8 +39,26 @@ fn ud(_: &mut Core, _: &Instruction) -> Result<(), Stop> {
     Err(Stop::Fault(Exception::InvalidOpcode))
 }
 
-fn syscall(_: &mut Core, _: &Instruction) -> Result<(), Stop> {
-    Err(Stop::Syscall)
+/// `syscall`: an event in library mode; in system mode the architectural
+/// transfer to LSTAR at CPL 0 (SDM Vol. 2B, SYSCALL).
+fn syscall(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    if core.syscall_exits {
+        return Err(Stop::Syscall);
+    }
+    if core.mmu.efer() & efer::SCE == 0 {
+        return Err(Stop::Fault(Exception::InvalidOpcode));
+    }
+    let flags = core.flags.rflags();
+    core.gpr[1] = core.rip;
+    core.gpr[11] = flags & !bits::RF;
+    core.flags.set_rflags(flags & !(core.sys.fmask | bits::RF));
+    let base = (core.sys.star >> 32) as u16;
+    core.seg.cs = base & !3;
+    core.seg.ss = base.wrapping_add(8) & !3;
+    core.cpl = 0;
+    core.rip = core.sys.lstar;
+    core.sync_ac();
+    Ok(())
 }
 
 fn int3(_: &mut Core, _: &Instruction) -> Result<(), Stop> {

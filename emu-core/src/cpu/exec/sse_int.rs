@@ -218,4 +218,22 @@ mod tests {
             assert_eq!(o.emu(&rng.state()), Err(Exception::InvalidOpcode));
         }
     }
+
+    #[test]
+    fn lock_prefix_raises_invalid_opcode() {
+        use crate::{Cpu, CpuConfig, Exit, Prot, RunLimit};
+        // lock pxor xmm0, xmm1; lock pcmpistri xmm1, xmm2, 0; lock crc32 eax, cl
+        for code in [
+            &[0xf0, 0x66, 0x0f, 0xef, 0xc1][..],
+            &[0xf0, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x00],
+            &[0xf0, 0xf2, 0x0f, 0x38, 0xf0, 0xc1],
+        ] {
+            let mut cpu = Cpu::new(CpuConfig { ram_size: 1 << 20 }).unwrap();
+            cpu.map(0x1000, 0x1000, Prot::RX).unwrap();
+            cpu.write_virt(0x1000, code).unwrap();
+            cpu.set_rip(0x1000);
+            let exit = cpu.run(RunLimit::default());
+            assert_eq!(exit, Exit::Exception(Exception::InvalidOpcode));
+        }
+    }
 }

@@ -415,13 +415,19 @@ impl Core {
         match i.memory_segment() {
             Register::FS => addr.wrapping_add(self.seg.fs_base),
             Register::GS => addr.wrapping_add(self.seg.gs_base),
-            Register::SS => {
-                if ((addr as i64) << 16 >> 16) as u64 != addr {
+            // CS/DS/ES/SS prefixes are ignored in 64-bit mode: the access is SS-relative (a
+            // non-canonical address raises #SS) exactly when the base register is RSP or RBP,
+            // whatever the prefix, as on the host.
+            _ => {
+                if matches!(
+                    base,
+                    Register::RSP | Register::RBP | Register::ESP | Register::EBP
+                ) && ((addr as i64) << 16 >> 16) as u64 != addr
+                {
                     self.stack_fault_pending.set(true);
                 }
                 addr
             }
-            _ => addr,
         }
     }
 

@@ -202,3 +202,29 @@ fn tracer_sees_each_instruction_with_register_writes() {
     );
     assert!(lines[2].contains("Breakpoint"), "{}", lines[2]);
 }
+
+#[test]
+fn non_canonical_access_is_ss_fault_only_for_rsp_rbp_base_whatever_the_prefix() {
+    // Host (AMD Zen 4) behaviour: 64-bit mode ignores CS/DS/ES/SS prefixes, so #SS(0) follows
+    // the base register (RSP/RBP), not the prefix; an FS/GS override makes it #GP(0).
+    // RBP always holds a non-canonical address; (code, RBX, expected).
+    let nc = 0x8000_0000_0000_1000u64;
+    let ss = Exception::StackFault(0);
+    let gp = Exception::GeneralProtection(0);
+    let cases: [(&[u8], u64, Exception); 7] = [
+        (&[0x3e, 0x48, 0x8b, 0x45, 0x00], 0, ss), // mov rax, ds:[rbp]
+        (&[0x48, 0x8b, 0x45, 0x00], 0, ss),       // mov rax, [rbp]
+        (&[0x36, 0x48, 0x8b, 0x03], nc, gp),      // mov rax, ss:[rbx]
+        (&[0x48, 0x8b, 0x03], nc, gp),            // mov rax, [rbx]
+        (&[0x26, 0x48, 0x8b, 0x44, 0x1d, 0x00], 0, ss), // mov rax, es:[rbp+rbx]
+        (&[0x48, 0x8b, 0x04, 0x2b], 0, gp),       // mov rax, [rbx+rbp] (RBP is the index)
+        (&[0x64, 0x48, 0x8b, 0x45, 0x00], 0, gp), // mov rax, fs:[rbp]
+    ];
+    for (code, rbx, want) in cases {
+        let mut cpu = cpu_with(code);
+        cpu.set_gpr(Gpr::Rbp, nc);
+        cpu.set_gpr(Gpr::Rbx, rbx);
+        let exit = cpu.run(RunLimit::default());
+        assert_eq!(exit, Exit::Exception(want), "{code:02x?}");
+    }
+}

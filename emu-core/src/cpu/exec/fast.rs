@@ -53,7 +53,9 @@ fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
         addr = addr.wrapping_add(index << (i.memory_index_scale().trailing_zeros()));
     }
     // Non-canonical RSP/RBP-based accesses are #SS(0) (see Core::ea).
-    if ((addr as i64) << 16 >> 16) as u64 != addr && i.memory_segment() == Register::SS {
+    if ((addr as i64) << 16 >> 16) as u64 != addr
+        && matches!(i.memory_base(), Register::RSP | Register::RBP)
+    {
         core.stack_fault_pending.set(true);
     }
     addr

@@ -134,12 +134,14 @@ fn arith_mem<const OP: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop>
         return Ok(());
     }
     let ctl = core.fpu.ctl();
-    if denormal && !ctl.masked(Flags(Flags::DE)) && !core.fpu.st(0).is_nan() {
+    let st0 = core.fpu.st(0);
+    let r = with_source_denormal(apply(OP, st0, v, ctl), denormal, st0);
+    if denormal && r.flags.has(Flags::DE) && !ctl.masked(Flags(Flags::DE)) {
+        // An unmasked #D of the source (no invalid operation, zero divide or NaN register
+        // operand first) suppresses the operation: only DE is reported, and C1 cleared.
         core.fpu.report(Flags(Flags::DE), Flags::C1);
         return Ok(());
     }
-    let st0 = core.fpu.st(0);
-    let r = with_source_denormal(apply(OP, st0, v, ctl), denormal, st0);
     commit(core, 0, r, false);
     Ok(())
 }

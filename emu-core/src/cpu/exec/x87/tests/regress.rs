@@ -143,6 +143,24 @@ fn unmasked_denormal_memory_operand_clears_c1_and_leaves_st0() {
 }
 
 #[test]
+fn invalid_and_zero_divide_take_priority_over_an_unmasked_denormal_source() {
+    // ST(0) an unnormal (invalid operand), or zero for FDIVR (zero divide); DM unmasked, IM
+    // and ZM masked or not.
+    let unnormal = F80::new(false, 0x1D74, 0x737E_3699_6522_8226);
+    let d32 = 0x0000_1234u32.to_le_bytes();
+    for fcw in [0x0359, 0x037D, 0x037C, 0x0358] {
+        for st0 in [unnormal, F80::new(true, 0, 0)] {
+            let img = image(fcw, top(7), 0b1000_0000, [st0; 8]);
+            for reg in [0, 4, 7] {
+                let mut body = Vec::new();
+                m(&mut body, 0xD8, reg, MEM); // fadd / fsub / fdivr st, dword [rdi + MEM]
+                assert_same(&img, &d32, &body);
+            }
+        }
+    }
+}
+
+#[test]
 fn fld_of_a_denormal_with_the_exception_unmasked_still_pushes() {
     let img = image(0x037D, top(0), 0, [ONE; 8]);
     let mut fld64 = Vec::new();

@@ -112,6 +112,22 @@ fn store_crossing_into_unmapped_page_changes_nothing() {
 }
 
 #[test]
+fn read_modify_write_crossing_into_unmapped_page_faults_at_the_page_start() {
+    // add qword [rbx], rax with rbx = last 3 bytes of the data mapping: as on the host, the
+    // fault reports the first byte of the absent page (P=0, W, U).
+    let mut cpu = cpu_with(&[0x48, 0x01, 0x03]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x2000 - 3);
+    let exit = cpu.run(RunLimit::default());
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PageFault {
+            addr: DATA + 0x2000,
+            error_code: 6
+        })
+    );
+}
+
+#[test]
 fn instruction_crossing_a_page_boundary_executes() {
     // mov rax, imm64 placed so that it straddles CODE+0x1000, then int3.
     let start = CODE + 0x1000 - 4;

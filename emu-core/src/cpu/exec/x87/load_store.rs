@@ -157,15 +157,11 @@ fn fst_st<const POP: bool, const NCE: bool>(core: &mut Core, i: &Instruction) ->
     Ok(())
 }
 
-/// Checks that the `len`-byte memory destination of `i` is writable before anything is
+/// Checks that the `len`-byte memory destination at `addr` is writable before anything is
 /// computed: the host raises the page fault even when an unmasked exception would suppress the
 /// store. A fault is reported at the first inaccessible byte.
 pub(crate) fn probe_store(core: &mut Core, addr: u64, len: usize) -> Result<(), Stop> {
-    core.probe_write(addr, 1)?;
-    let last = addr.wrapping_add(len as u64 - 1);
-    if last >> 12 != addr >> 12 {
-        core.probe_write(last & !0xFFF, 1)?;
-    }
+    core.probe_write(addr, len as u64)?;
     Ok(())
 }
 

@@ -184,3 +184,24 @@ fn compare_with(case: &Case, native: &RunResult, emu: &RunResult, ulp: bool) -> 
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::within_one_ulp;
+
+    #[test]
+    fn one_ulp_tolerance_accepts_only_adjacent_finite_values_of_one_sign() {
+        let one = (1u64 << 63, 0x3fff);
+        assert!(within_one_ulp(one, one));
+        assert!(within_one_ulp(one, ((1 << 63) | 1, 0x3fff)));
+        // Carry across a binade and across the denormal/normal boundary.
+        assert!(within_one_ulp((u64::MAX, 0x3ffe), one));
+        assert!(within_one_ulp((u64::MAX >> 1, 0), (1 << 63, 1)));
+        assert!(!within_one_ulp(one, ((1 << 63) | 2, 0x3fff)));
+        assert!(!within_one_ulp((0, 0), (0, 0x8000)));
+        assert!(!within_one_ulp((1, 0), (1, 0x8000)));
+        assert!(!within_one_ulp((1 << 63, 0x7fff), (u64::MAX, 0x7ffe)));
+        // Unnormals are never tolerated.
+        assert!(!within_one_ulp((1, 0x3fff), (2, 0x3fff)));
+    }
+}

@@ -45,7 +45,14 @@ const TESTED_FAMILIES: &[&str] = &[
     "int-misc",
     "bmi",
     "sse",
+    "sse2",
     "sse3",
+    "ssse3",
+    "sse41",
+    "sse42",
+    "x87",
+    "x87-trans",
+    "fxsr",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

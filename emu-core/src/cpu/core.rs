@@ -341,7 +341,8 @@ impl Core {
     }
 
     /// Checks that `[addr, addr + len)` is writable without writing (for
-    /// multi-part stores that must fault before changing anything).
+    /// multi-part stores that must fault before changing anything). Like a
+    /// split access, a fault on the second page reports its first byte.
     pub fn probe_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));

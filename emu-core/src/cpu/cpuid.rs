@@ -82,9 +82,17 @@ pub const LEAF1_EDX: u32 = leaf1_edx::FPU
     | leaf1_edx::SSE
     | leaf1_edx::SSE2;
 /// Leaf 1 ECX as advertised. SSE3: addsub, hadd/hsub, movddup/movshdup/
-/// movsldup, lddqu (SSE families) and fisttp (x87).
-/// CMPXCHG16B and MOVBE: exchange.
-pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3 | leaf1_ecx::CX16 | leaf1_ecx::MOVBE | leaf1_ecx::POPCNT;
+/// movsldup, lddqu (SSE families) and fisttp (x87). SSSE3 (sse4_int,
+/// sse4_int_shuffle), SSE4.1 (those two plus sse_fp's round/dp/blend/
+/// insertps/extractps) and SSE4.2 (pcmpgtq, crc32 in sse4_int; the string
+/// compares in sse42_string). CMPXCHG16B and MOVBE: exchange. POPCNT: bit.
+pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3
+    | leaf1_ecx::SSSE3
+    | leaf1_ecx::SSE41
+    | leaf1_ecx::SSE42
+    | leaf1_ecx::CX16
+    | leaf1_ecx::MOVBE
+    | leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
 pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
 /// Leaf 0x8000_0001 ECX as advertised.
@@ -147,6 +155,14 @@ mod tests {
         assert_ne!(edx & leaf1_edx::SSE, 0);
         assert_ne!(edx & leaf1_edx::SSE2, 0);
         assert_ne!(ecx & leaf1_ecx::SSE3, 0);
+    }
+
+    #[test]
+    fn ssse3_sse41_sse42_are_advertised() {
+        let [_, _, ecx, _] = cpuid(1, 0);
+        assert_ne!(ecx & leaf1_ecx::SSSE3, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE41, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE42, 0);
     }
 
     #[test]

@@ -334,6 +334,69 @@ impl Cpu {
 
     /// Runs until a limit, a fault or an event. See [`Exit`].
     pub fn run(&mut self, limit: RunLimit) -> Exit {
+        let plain = limit.stop_at.is_none()
+            && self.tracer.is_none()
+            && self.breakpoints.is_empty()
+            && !self.core.deliver_exceptions;
+        if plain {
+            return self.run_plain(limit.max_instructions);
+        }
+        self.run_general(limit)
+    }
+
+    /// The run loop without stop address, tracer, breakpoints or interrupt
+    /// delivery: only the instruction budget is checked between blocks.
+    fn run_plain(&mut self, max_instructions: u64) -> Exit {
+        let target = self.core.icount.saturating_add(max_instructions);
+        let mut prev = u32::MAX;
+        loop {
+            let budget = target.saturating_sub(self.core.icount);
+            if budget == 0 {
+                return Exit::InstructionLimit;
+            }
+            let rip = self.core.rip;
+            let key = self.cache.link_key(&self.core);
+            let idx = match self.cache.linked(prev, rip, key) {
+                Some(idx) => idx,
+                None => match self.cache.block_at(&mut self.core) {
+                    Ok(idx) => {
+                        let key = self.cache.link_key(&self.core);
+                        self.cache.link(prev, rip, idx, key);
+                        idx
+                    }
+                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
+                        Some(exit) => return exit,
+                        None => continue,
+                    },
+                },
+            };
+            prev = idx;
+            let Some(ops) = self.cache.block_ops(idx, budget) else {
+                return Exit::InstructionLimit;
+            };
+            for op in ops {
+                self.core.rip = op.insn.next_ip();
+                if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
+                    match self.stop_exit(stop, op.insn.ip()) {
+                        Some(exit) => return exit,
+                        None => break,
+                    }
+                }
+                self.core.icount += 1;
+                if self.core.end_block {
+                    self.core.end_block = false;
+                    if let Some(hit) = self.core.watch_hit.take() {
+                        return Exit::Watchpoint(hit);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The run loop with every check: stop address, tracer, breakpoints,
+    /// interrupt delivery.
+    fn run_general(&mut self, limit: RunLimit) -> Exit {
         let target = self.core.icount.saturating_add(limit.max_instructions);
         let stop_at = limit.stop_at.unwrap_or(u64::MAX);
         let mut prev = u32::MAX;

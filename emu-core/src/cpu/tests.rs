@@ -112,6 +112,22 @@ fn store_crossing_into_unmapped_page_changes_nothing() {
 }
 
 #[test]
+fn read_modify_write_crossing_into_unmapped_page_faults_at_the_page_start() {
+    // add qword [rbx], rax with rbx = last 3 bytes of the data mapping: as on the host, the
+    // fault reports the first byte of the absent page (P=0, W, U).
+    let mut cpu = cpu_with(&[0x48, 0x01, 0x03]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x2000 - 3);
+    let exit = cpu.run(RunLimit::default());
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PageFault {
+            addr: DATA + 0x2000,
+            error_code: 6
+        })
+    );
+}
+
+#[test]
 fn instruction_crossing_a_page_boundary_executes() {
     // mov rax, imm64 placed so that it straddles CODE+0x1000, then int3.
     let start = CODE + 0x1000 - 4;
@@ -252,4 +268,30 @@ fn watchpoint_hit_of_a_faulting_instruction_is_dropped() {
     ));
     cpu.set_rip(CODE + 3);
     assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+}
+
+#[test]
+fn non_canonical_access_is_ss_fault_only_for_rsp_rbp_base_whatever_the_prefix() {
+    // Host (AMD Zen 4) behaviour: 64-bit mode ignores CS/DS/ES/SS prefixes, so #SS(0) follows
+    // the base register (RSP/RBP), not the prefix; an FS/GS override makes it #GP(0).
+    // RBP always holds a non-canonical address; (code, RBX, expected).
+    let nc = 0x8000_0000_0000_1000u64;
+    let ss = Exception::StackFault(0);
+    let gp = Exception::GeneralProtection(0);
+    let cases: [(&[u8], u64, Exception); 7] = [
+        (&[0x3e, 0x48, 0x8b, 0x45, 0x00], 0, ss), // mov rax, ds:[rbp]
+        (&[0x48, 0x8b, 0x45, 0x00], 0, ss),       // mov rax, [rbp]
+        (&[0x36, 0x48, 0x8b, 0x03], nc, gp),      // mov rax, ss:[rbx]
+        (&[0x48, 0x8b, 0x03], nc, gp),            // mov rax, [rbx]
+        (&[0x26, 0x48, 0x8b, 0x44, 0x1d, 0x00], 0, ss), // mov rax, es:[rbp+rbx]
+        (&[0x48, 0x8b, 0x04, 0x2b], 0, gp),       // mov rax, [rbx+rbp] (RBP is the index)
+        (&[0x64, 0x48, 0x8b, 0x45, 0x00], 0, gp), // mov rax, fs:[rbp]
+    ];
+    for (code, rbx, want) in cases {
+        let mut cpu = cpu_with(code);
+        cpu.set_gpr(Gpr::Rbp, nc);
+        cpu.set_gpr(Gpr::Rbx, rbx);
+        let exit = cpu.run(RunLimit::default());
+        assert_eq!(exit, Exit::Exception(want), "{code:02x?}");
+    }
 }

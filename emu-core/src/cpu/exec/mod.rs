@@ -30,11 +30,16 @@ pub mod privileged;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
+pub mod sse4_int_shuffle;
 pub mod sse_common;
 pub mod sse_convert;
 pub mod sse_float;
 pub mod sse_fp;
 pub mod sse_int;
+pub mod sse_int_lanes;
+#[cfg(test)]
+pub mod sse_int_oracle;
+pub mod sse_int_shuffle;
 pub mod sse_move;
 pub mod sse_shuffle;
 pub mod stack;

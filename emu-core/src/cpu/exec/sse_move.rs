@@ -223,12 +223,11 @@ fn maskmovdqu(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
         Register::GS => addr.wrapping_add(core.seg.gs_base),
         _ => addr,
     };
-    let selected = |n: &usize| mask[*n] & 0x80 != 0;
-    let (Some(first), Some(last)) = ((0..16).find(selected), (0..16).rev().find(selected)) else {
-        return Ok(());
-    };
-    core.probe_write(addr.wrapping_add(first as u64), (last - first + 1) as u64)?;
-    for n in (first..=last).filter(selected) {
+    // The host (AMD Zen 4) checks the whole 16-byte destination for
+    // writability first, whatever the mask: a fault reports RDI, or the
+    // second page's first byte when only that page is inaccessible.
+    core.probe_write(addr, 16)?;
+    for n in (0..16).filter(|&n| mask[n] & 0x80 != 0) {
         core.write_u8(addr.wrapping_add(n as u64), data[n])?;
     }
     Ok(())

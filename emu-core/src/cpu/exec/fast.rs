@@ -46,7 +46,11 @@ fn set<const W: u32>(core: &mut Core, r: Register, v: u64) {
 
 #[inline(always)]
 fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
-    let base = core.gpr[gpr::<64>(i.memory_base())];
+    // EA_BASE_INDEX also covers index-only operands (`[disp + index * scale]`).
+    let base = match (EA, i.memory_base()) {
+        (EA_BASE_INDEX, Register::None) => 0,
+        (_, b) => core.gpr[gpr::<64>(b)],
+    };
     let mut addr = base.wrapping_add(i.memory_displacement64());
     if EA == EA_BASE_INDEX {
         let index = core.gpr[gpr::<64>(i.memory_index())];
@@ -96,6 +100,27 @@ fn imm1(i: &Instruction) -> u64 {
         OpKind::Immediate64 => i.immediate64(),
         _ => 0,
     }
+}
+
+#[inline(always)]
+fn jump_to(core: &mut Core, target: u64) -> Result<(), Stop> {
+    if ((target as i64) << 16 >> 16) as u64 != target {
+        return Err(Stop::Fault(
+            crate::cpu::exception::Exception::GeneralProtection(0),
+        ));
+    }
+    core.rip = target;
+    Ok(())
+}
+
+fn jmp_r64(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let target = get::<64>(core, i.op0_register());
+    jump_to(core, target)
+}
+
+fn jmp_m64<const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let target = core.read_u64(ea::<EA>(core, i))?;
+    jump_to(core, target)
 }
 
 /// `jcc` with a 64-bit target and the condition fixed at resolve time.
@@ -269,7 +294,10 @@ fn mov_mi<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Resul
 
 fn lea<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     // lea accesses no memory: compute the address without the #SS bookkeeping.
-    let base = core.gpr[gpr::<64>(i.memory_base())];
+    let base = match i.memory_base() {
+        Register::None => 0,
+        b => core.gpr[gpr::<64>(b)],
+    };
     let mut a = base.wrapping_add(i.memory_displacement64());
     if EA == EA_BASE_INDEX {
         let index = core.gpr[gpr::<64>(i.memory_index())];
@@ -323,12 +351,12 @@ fn ea_shape(i: &Instruction) -> Option<u8> {
     let is_q = |r: Register| r.is_gpr64();
     // CS/DS/ES/SS overrides are ignored in 64-bit mode; FS/GS add a base.
     let seg_ok = !matches!(i.memory_segment(), Register::FS | Register::GS);
-    if !seg_ok || !is_q(i.memory_base()) {
+    if !seg_ok {
         return None;
     }
-    match i.memory_index() {
-        Register::None => Some(EA_BASE),
-        r if is_q(r) => Some(EA_BASE_INDEX),
+    match (i.memory_base(), i.memory_index()) {
+        (b, Register::None) if is_q(b) => Some(EA_BASE),
+        (b, x) if is_q(x) && (is_q(b) || b == Register::None) => Some(EA_BASE_INDEX),
         _ => None,
     }
 }
@@ -524,6 +552,13 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         }
         Mnemonic::Push if i.code() == Code::Push_r64 => Some(push_r64),
         _ if i.is_jcc_short_or_near() => jcc_handler(i),
+        Mnemonic::Jmp if i.code() == Code::Jmp_rm64 => match i.op0_kind() {
+            OpKind::Register => Some(jmp_r64),
+            _ => Some(match ea_shape(i)? {
+                EA_BASE => jmp_m64::<EA_BASE> as Handler,
+                _ => jmp_m64::<EA_BASE_INDEX> as Handler,
+            }),
+        },
         Mnemonic::Pop if i.code() == Code::Pop_r64 => Some(pop_r64),
         _ => None,
     }

@@ -295,3 +295,32 @@ fn non_canonical_access_is_ss_fault_only_for_rsp_rbp_base_whatever_the_prefix() 
         assert_eq!(exit, Exit::Exception(want), "{code:02x?}");
     }
 }
+
+#[test]
+fn blocks_follow_direct_jumps_and_still_stop_exactly() {
+    // 0: jmp +3 ; 2: int3 ; 3: nop (skipped) ... layout:
+    // CODE+0: eb 02        jmp CODE+4
+    // CODE+2: 90 90        (never executed)
+    // CODE+4: b0 07        mov al, 7
+    // CODE+6: e8 01 00 00 00  call CODE+0xc
+    // CODE+0xb: cc         int3
+    // CODE+0xc: b3 09      mov bl, 9
+    // CODE+0xe: c3         ret
+    let code = [
+        0xeb, 0x02, 0x90, 0x90, 0xb0, 0x07, 0xe8, 0x01, 0, 0, 0, 0xcc, 0xb3, 0x09, 0xc3,
+    ];
+    let mut cpu = cpu_with(&code);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+    assert_eq!((cpu.gpr(Gpr::Rax) & 0xff, cpu.gpr(Gpr::Rbx) & 0xff), (7, 9));
+    assert_eq!(cpu.instructions_retired(), 6);
+    // A stop address reached only through the followed call stops exactly there.
+    let mut cpu = cpu_with(&code);
+    let exit = cpu.run(RunLimit {
+        max_instructions: u64::MAX,
+        stop_at: Some(CODE + 0xe),
+    });
+    assert_eq!(
+        (exit, cpu.rip(), cpu.instructions_retired()),
+        (Exit::StopAddress, CODE + 0xe, 4)
+    );
+}

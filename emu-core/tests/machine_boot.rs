@@ -240,3 +240,36 @@ fn timer_interrupts_land_on_the_same_instruction_however_the_run_is_split() {
         assert_eq!(timer_kernel_run(chunk), whole, "run in chunks of {chunk}");
     }
 }
+
+#[test]
+fn rep_outsb_streams_a_string_to_com1_and_lmsw_clts_edit_cr0() {
+    let mut a = CodeAssembler::new(64).unwrap();
+    a.mov(esi, 0x1000u32).unwrap();
+    a.mov(ecx, 4u32).unwrap();
+    a.mov(dx, COM1.0 as u32).unwrap();
+    a.rep().outsb().unwrap();
+    // Set TS with lmsw (keeping PE), then clear it with clts; report CR0 bit 3 twice.
+    a.mov(rax, cr0).unwrap();
+    a.or(eax, 8).unwrap();
+    a.lmsw(ax).unwrap();
+    a.mov(rbx, cr0).unwrap();
+    a.clts().unwrap();
+    a.mov(rcx, cr0).unwrap();
+    a.shr(rbx, 3).unwrap();
+    a.and(ebx, 1).unwrap();
+    a.shr(rcx, 3).unwrap();
+    a.and(ecx, 1).unwrap();
+    a.lea(eax, ptr(rbx + rcx * 2)).unwrap(); // 1 = TS set then cleared
+    a.mov(dx, DEBUG_EXIT.0 as u32).unwrap();
+    a.out(dx, eax).unwrap();
+    let code = a.assemble(KERNEL_VIRT_BASE).unwrap();
+    let (mut m, _, log) = boot(&tiny_elf(KERNEL_VIRT_BASE, &code));
+    m.cpu_mut().write_virt(0x1000, b"hey\n").unwrap();
+    assert_eq!(m.run(10_000), MachineExit::Guest(DebugExit::Exited(1)));
+    assert_eq!(log.text(), "hey\n");
+    assert_eq!(
+        m.cpu().core().gpr[6],
+        0x1004,
+        "RSI advanced by the four bytes"
+    );
+}

@@ -40,8 +40,10 @@ impl std::fmt::Debug for Op {
 pub struct Block {
     /// Virtual address of the first instruction.
     pub rip: u64,
-    /// Virtual address just past the last instruction.
+    /// Highest address just past any instruction of the block.
     pub end: u64,
+    /// Lowest instruction address (below `rip` when a jump was followed backwards).
+    pub lo: u64,
     /// Physical address of the first byte.
     pub phys: u64,
     /// Generation of the first page when decoded.
@@ -256,12 +258,23 @@ impl DecodeCache {
             break;
         }
         if followed {
-            // Not one contiguous range: make range checks scan the ops.
-            end = u64::MAX;
+            // Not one contiguous range: `end` becomes the highest end of any op,
+            // and `rip` stays the entry; `lo` below is the lowest op address.
+            end = self.ops[start as usize..]
+                .iter()
+                .map(|op| op.insn.next_ip())
+                .max()
+                .unwrap_or(end);
         }
+        let lo = self.ops[start as usize..]
+            .iter()
+            .map(|op| op.insn.ip())
+            .min()
+            .unwrap_or(rip);
         let block = Block {
             rip,
             end,
+            lo,
             phys,
             gen,
             phys2,

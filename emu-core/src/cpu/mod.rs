@@ -450,10 +450,10 @@ impl Cpu {
             };
             prev = idx;
             let b = &self.cache.blocks[idx as usize];
-            let (start, len, b_rip, b_end) = (b.start as usize, b.len as usize, b.rip, b.end);
+            let (start, len, b_lo, b_end) = (b.start as usize, b.len as usize, b.lo, b.end);
             let budget = target - self.core.icount;
             let mut n = (len as u64).min(budget) as usize;
-            if stop_at != u64::MAX && (b_end == u64::MAX || (stop_at > b_rip && stop_at < b_end)) {
+            if stop_at >= b_lo && stop_at < b_end {
                 // Stop address inside the block: run only the ops before it.
                 let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());

@@ -53,6 +53,7 @@ const TESTED_FAMILIES: &[&str] = &[
     "x87",
     "x87-trans",
     "fxsr",
+    "mmx",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

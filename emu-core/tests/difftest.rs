@@ -54,6 +54,7 @@ const TESTED_FAMILIES: &[&str] = &[
     "x87-trans",
     "fxsr",
     "priv",
+    "mmx",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

@@ -15,6 +15,8 @@ pub mod leaf1_edx {
     pub const CX8: u32 = 1 << 8;
     /// CMOVcc (and FCMOVcc/FCOMI with FPU).
     pub const CMOV: u32 = 1 << 15;
+    /// MMX technology.
+    pub const MMX: u32 = 1 << 23;
     /// FXSAVE/FXRSTOR.
     pub const FXSR: u32 = 1 << 24;
     /// SSE.
@@ -72,12 +74,13 @@ pub mod ext1_edx {
 }
 
 /// What this CPU advertises. Extend a mask only when its family is complete.
-/// x87, SSE and SSE2 (floating point and moves: sse_move, sse_fp,
+/// x87, MMX (mmx), SSE and SSE2 (floating point and moves: sse_move, sse_fp,
 /// sse_convert, sse_shuffle; packed integer: sse_int).
 pub const LEAF1_EDX: u32 = leaf1_edx::FPU
     | leaf1_edx::TSC
     | leaf1_edx::CX8
     | leaf1_edx::CMOV
+    | leaf1_edx::MMX
     | leaf1_edx::FXSR
     | leaf1_edx::SSE
     | leaf1_edx::SSE2;
@@ -152,6 +155,7 @@ mod tests {
     #[test]
     fn sse_sse2_sse3_are_advertised() {
         let [_, _, ecx, edx] = cpuid(1, 0);
+        assert_ne!(edx & leaf1_edx::MMX, 0);
         assert_ne!(edx & leaf1_edx::SSE, 0);
         assert_ne!(edx & leaf1_edx::SSE2, 0);
         assert_ne!(ecx & leaf1_ecx::SSE3, 0);

@@ -24,6 +24,7 @@ pub(crate) mod int_a_testutil;
 #[cfg(test)]
 pub(crate) mod int_b_testutil;
 pub mod misc;
+pub mod mmx;
 pub mod mov;
 pub mod muldiv;
 pub mod privileged;
@@ -57,7 +58,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 24] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 25] = [
         fast::resolve,
         mov::resolve,
         alu::resolve,
@@ -81,6 +82,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         sse_shuffle::resolve,
         sse4_int::resolve,
         sse42_string::resolve,
+        mmx::resolve,
         x87::resolve,
     ];
     families

@@ -62,7 +62,7 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
 /// Horizontal word op: `f` on adjacent pairs of `a` (low half of the
 /// result), then of `b` (high half).
 #[inline(always)]
-fn horizontal16(a: u128, b: u128, f: impl Fn(u16, u16) -> u16) -> u128 {
+pub(crate) fn horizontal16(a: u128, b: u128, f: impl Fn(u16, u16) -> u16) -> u128 {
     let (a, b) = (words(a), words(b));
     from_words(std::array::from_fn(|k| {
         let s = if k < 4 { &a } else { &b };
@@ -73,7 +73,7 @@ fn horizontal16(a: u128, b: u128, f: impl Fn(u16, u16) -> u16) -> u128 {
 
 /// Horizontal doubleword op, as [`horizontal16`].
 #[inline(always)]
-fn horizontal32(a: u128, b: u128, f: impl Fn(u32, u32) -> u32) -> u128 {
+pub(crate) fn horizontal32(a: u128, b: u128, f: impl Fn(u32, u32) -> u32) -> u128 {
     let (a, b) = (dwords(a), dwords(b));
     from_dwords([f(a[0], a[1]), f(a[2], a[3]), f(b[0], b[1]), f(b[2], b[3])])
 }

@@ -58,20 +58,20 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
     })
 }
 
-const SLLW: u8 = 0;
-const SLLD: u8 = 1;
-const SLLQ: u8 = 2;
-const SRLW: u8 = 3;
-const SRLD: u8 = 4;
-const SRLQ: u8 = 5;
-const SRAW: u8 = 6;
-const SRAD: u8 = 7;
-const SLLDQ: u8 = 8;
-const SRLDQ: u8 = 9;
+pub(crate) const SLLW: u8 = 0;
+pub(crate) const SLLD: u8 = 1;
+pub(crate) const SLLQ: u8 = 2;
+pub(crate) const SRLW: u8 = 3;
+pub(crate) const SRLD: u8 = 4;
+pub(crate) const SRLQ: u8 = 5;
+pub(crate) const SRAW: u8 = 6;
+pub(crate) const SRAD: u8 = 7;
+pub(crate) const SLLDQ: u8 = 8;
+pub(crate) const SRLDQ: u8 = 9;
 
 /// `a` shifted by the unsigned count `n` as shift kind `OP`.
 #[inline(always)]
-fn shift<const OP: u8>(a: u128, n: u64) -> u128 {
+pub(crate) fn shift<const OP: u8>(a: u128, n: u64) -> u128 {
     match OP {
         SLLW if n < 16 => map16(a, 0, |x, _| x << n),
         SLLD if n < 32 => map32(a, 0, |x, _| x << n),
@@ -122,33 +122,45 @@ fn spread<const N: u32>(x: u64) -> u128 {
 /// Interleaves the low (`HIGH` = false) or high halves of `a` and `b` as
 /// lanes of `N` bytes: a0 b0 a1 b1 ...
 #[inline(always)]
-fn unpack<const N: u32, const HIGH: bool>(a: u128, b: u128) -> u128 {
+pub(crate) fn unpack<const N: u32, const HIGH: bool>(a: u128, b: u128) -> u128 {
     let half = |v: u128| if HIGH { (v >> 64) as u64 } else { v as u64 };
     spread::<N>(half(a)) | spread::<N>(half(b)) << (8 * N)
 }
 
+/// PACKSSWB: the words of `a` then of `b` to bytes with signed saturation.
+#[inline(always)]
+pub(crate) fn pack_sswb(a: u128, b: u128) -> u128 {
+    let (a, b) = (words(a), words(b));
+    from_bytes(std::array::from_fn(|k| {
+        let x = if k < 8 { a[k] } else { b[k - 8] };
+        sat_i8(x as i16 as i32)
+    }))
+}
+
+/// PACKUSWB: the signed words of `a` then of `b` to bytes with unsigned saturation.
+#[inline(always)]
+pub(crate) fn pack_uswb(a: u128, b: u128) -> u128 {
+    let (a, b) = (words(a), words(b));
+    from_bytes(std::array::from_fn(|k| {
+        let x = if k < 8 { a[k] } else { b[k - 8] };
+        sat_u8(x as i16 as i32)
+    }))
+}
+
+/// PACKSSDW: the doublewords of `a` then of `b` to words with signed saturation.
+#[inline(always)]
+pub(crate) fn pack_ssdw(a: u128, b: u128) -> u128 {
+    let (a, b) = (dwords(a), dwords(b));
+    from_words(std::array::from_fn(|k| {
+        let x = if k < 4 { a[k] } else { b[k - 4] };
+        sat_i16(x as i32)
+    }))
+}
+
 xmm_binops! {
-    fn packsswb(a, b) {
-        let (a, b) = (words(a), words(b));
-        from_bytes(std::array::from_fn(|k| {
-            let x = if k < 8 { a[k] } else { b[k - 8] };
-            sat_i8(x as i16 as i32)
-        }))
-    }
-    fn packuswb(a, b) {
-        let (a, b) = (words(a), words(b));
-        from_bytes(std::array::from_fn(|k| {
-            let x = if k < 8 { a[k] } else { b[k - 8] };
-            sat_u8(x as i16 as i32)
-        }))
-    }
-    fn packssdw(a, b) {
-        let (a, b) = (dwords(a), dwords(b));
-        from_words(std::array::from_fn(|k| {
-            let x = if k < 4 { a[k] } else { b[k - 4] };
-            sat_i16(x as i32)
-        }))
-    }
+    fn packsswb(a, b) { pack_sswb(a, b) }
+    fn packuswb(a, b) { pack_uswb(a, b) }
+    fn packssdw(a, b) { pack_ssdw(a, b) }
     fn punpcklbw(a, b) { unpack::<1, false>(a, b) }
     fn punpckhbw(a, b) { unpack::<1, true>(a, b) }
     fn punpcklwd(a, b) { unpack::<2, false>(a, b) }

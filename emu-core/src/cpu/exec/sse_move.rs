@@ -4,7 +4,7 @@
 //! movhps/movlps/movhpd/movlpd, movhlps/movlhps, the non-temporal stores
 //! (movntps/movntpd/movntdq/movnti, which behave as ordinary stores here),
 //! movmskps/movmskpd, maskmovdqu, movddup/movshdup/movsldup, and
-//! ldmxcsr/stmxcsr. MMX-register forms are not resolved (#UD).
+//! ldmxcsr/stmxcsr. MMX-register forms live in `mmx`.
 
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
@@ -440,24 +440,6 @@ mod tests {
         }
         // movups xmm0, [rdi+8] is fine.
         assert!(emu.run(&[0x0f, 0x10, 0x47, 0x08], &st).is_ok());
-    }
-
-    #[test]
-    fn mmx_forms_are_invalid_opcodes() {
-        let mut emu = Emu::new();
-        let st = State::new(1, 2, 0x1f80);
-        // movd mm0, eax; movq mm0, [rdi]; cvtpi2ps xmm0, mm1
-        for code in [
-            &[0x0f, 0x6e, 0xc0][..],
-            &[0x0f, 0x6f, 0x07],
-            &[0x0f, 0x2a, 0xc1],
-        ] {
-            assert_eq!(
-                emu.run(code, &st),
-                Err(Exception::InvalidOpcode),
-                "{code:x?}"
-            );
-        }
     }
 
     #[test]

@@ -13,12 +13,14 @@ use emu_abi::boot::VsyscallMode;
 
 /// Largest guest RAM the machine accepts (emu-core's limit): 64 GiB.
 pub const MAX_MEMORY: u64 = 64 << 30;
-/// The environment a program gets unless `--clear-env` is given.
+/// The environment a program gets unless `--clear-env` is given, in this
+/// order (sorted by name, as a host shell started with `env -i` and these
+/// variables, or Rust's `Command`, would pass them).
 pub const DEFAULT_ENV: [(&str, &str); 4] = [
-    ("PATH", "/bin"),
     ("HOME", "/"),
-    ("TERM", "dumb"),
     ("LANG", "C"),
+    ("PATH", "/bin"),
+    ("TERM", "dumb"),
 ];
 
 /// The long description of `lockstep run` (`--help`).
@@ -46,7 +48,7 @@ checks this before booting.";
 /// Environment, examples and exit statuses (`--help`).
 pub const RUN_AFTER_LONG_HELP: &str = "\
 Default environment (replaced by --clear-env, extended or overridden by --env):
-  PATH=/bin  HOME=/  TERM=dumb  LANG=C
+  HOME=/  LANG=C  PATH=/bin  TERM=dumb
 
 Examples:
   lockstep run ./hello
@@ -504,14 +506,14 @@ mod tests {
             .into_iter()
             .map(|v| String::from_utf8(v).unwrap())
             .collect();
-        assert_eq!(env, ["PATH=/bin", "HOME=/", "TERM=dumb", "LANG=C"]);
+        assert_eq!(env, ["HOME=/", "LANG=C", "PATH=/bin", "TERM=dumb"]);
     }
 
     #[test]
     fn env_overrides_in_place_and_clear_env_starts_empty() {
         let run = parse(&["--env", "HOME=/root", "--env", "X=1", "prog"]).unwrap();
         let env = run.environment();
-        assert_eq!(env[1], b"HOME=/root");
+        assert_eq!(env[0], b"HOME=/root");
         assert_eq!(env[4], b"X=1");
         let run = parse(&["--clear-env", "--env", "X=1", "--env", "X=2", "prog"]).unwrap();
         assert_eq!(run.environment(), [b"X=2".to_vec()]);

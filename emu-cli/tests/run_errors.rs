@@ -212,7 +212,7 @@ fn help_teaches_options_examples_and_statuses() {
         "--verbose",
         "--kernel-log",
         "--argv0",
-        "PATH=/bin  HOME=/  TERM=dumb  LANG=C",
+        "HOME=/  LANG=C  PATH=/bin  TERM=dumb",
         "Examples:",
         "Exit status:",
         "128+N",

@@ -324,3 +324,11 @@ fn blocks_follow_direct_jumps_and_still_stop_exactly() {
         (Exit::StopAddress, CODE + 0xe, 4)
     );
 }
+
+#[test]
+fn rdssp_is_a_nop_without_cet() {
+    // xor eax, eax ; rdsspq rax ; int3 -- libgcc's unwinder probes for a shadow stack so.
+    let mut cpu = cpu_with(&[0x31, 0xc0, 0xf3, 0x48, 0x0f, 0x1e, 0xc8, 0xcc]);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+    assert_eq!(cpu.gpr(Gpr::Rax), 0);
+}

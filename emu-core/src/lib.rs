@@ -15,9 +15,11 @@
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod debug;
 pub mod devices;
 pub mod error;
 pub mod guest_images;
+pub mod initramfs;
 pub mod loader;
 pub mod machine;
 pub mod memory;

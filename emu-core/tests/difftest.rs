@@ -38,9 +38,23 @@ const TESTED_FAMILIES: &[&str] = &[
     "int-muldiv",
     "int-shift",
     "int-bit",
+    "int-mov",
+    "int-stack",
+    "int-string",
+    "int-branch",
+    "int-misc",
     "bmi",
     "sse",
+    "sse2",
     "sse3",
+    "ssse3",
+    "sse41",
+    "sse42",
+    "x87",
+    "x87-trans",
+    "fxsr",
+    "priv",
+    "mmx",
 ];
 
 /// Fixed seed of the subset (the full run uses its own).

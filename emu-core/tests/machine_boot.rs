@@ -150,3 +150,126 @@ fn corrupt_kernel_images_are_load_errors_not_panics() {
         "{err}"
     );
 }
+
+/// A kernel whose timer interrupt fires every 997 cycles while a loop runs:
+/// returns (interrupts taken, sum of the TSC read in each handler, retired).
+fn timer_kernel_run(chunk: u64) -> (u64, u64, u64) {
+    use emu_abi::timekeeping::{IA32_TSC_DEADLINE, LVT_TSC_DEADLINE, X2APIC_LVT_TIMER};
+    const TABLES: u64 = 0x10_0000; // GDT at +0, IDT at +0x1000, pointers at +0x2000
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut handler = a.create_label();
+    let mut spin = a.create_label();
+    a.lgdt(ptr(TABLES + 0x2000)).unwrap();
+    a.lidt(ptr(TABLES + 0x2010)).unwrap();
+    a.mov(rsp, 0x9_0000u64).unwrap();
+    a.mov(ecx, X2APIC_LVT_TIMER).unwrap();
+    a.mov(eax, LVT_TSC_DEADLINE | 0x20).unwrap();
+    a.xor(edx, edx).unwrap();
+    a.wrmsr().unwrap();
+    a.mov(ecx, IA32_TSC_DEADLINE).unwrap();
+    a.mov(eax, 500u32).unwrap();
+    a.wrmsr().unwrap();
+    a.xor(eax, eax).unwrap();
+    a.sti().unwrap();
+    a.set_label(&mut spin).unwrap();
+    a.inc(rax).unwrap();
+    a.cmp(rax, 20_000).unwrap();
+    a.jne(spin).unwrap();
+    a.cli().unwrap();
+    a.mov(dx, DEBUG_EXIT.0 as u32).unwrap();
+    a.mov(eax, DebugExit::Exited(0).encode()).unwrap();
+    a.out(dx, eax).unwrap();
+    a.set_label(&mut handler).unwrap();
+    a.push(rax).unwrap();
+    a.push(rdx).unwrap();
+    a.push(rcx).unwrap();
+    a.inc(r15).unwrap();
+    a.rdtsc().unwrap();
+    a.add(r14, rax).unwrap();
+    a.add(eax, 997u32).unwrap();
+    a.mov(ecx, IA32_TSC_DEADLINE).unwrap();
+    a.wrmsr().unwrap();
+    a.pop(rcx).unwrap();
+    a.pop(rdx).unwrap();
+    a.pop(rax).unwrap();
+    a.iretq().unwrap();
+    let result = a
+        .assemble_options(
+            KERNEL_VIRT_BASE,
+            iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+        )
+        .unwrap();
+    let handler_at = result.label_ip(&handler).unwrap();
+    let code = result.inner.code_buffer;
+    let (mut m, _, _) = boot(&tiny_elf(KERNEL_VIRT_BASE, &code));
+
+    // GDT: null, kernel CS 0x08 (64-bit), DS 0x10; IDT vector 0x20 -> handler.
+    let cpu = m.cpu_mut();
+    let gdt: [u64; 3] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff];
+    let bytes: Vec<u8> = gdt.iter().flat_map(|q| q.to_le_bytes()).collect();
+    cpu.write_virt(TABLES, &bytes).unwrap();
+    let lo =
+        (handler_at & 0xffff) | (0x08 << 16) | (0x8e << 40) | (((handler_at >> 16) & 0xffff) << 48);
+    let mut gate = lo.to_le_bytes().to_vec();
+    gate.extend_from_slice(&(handler_at >> 32).to_le_bytes());
+    cpu.write_virt(TABLES + 0x1000 + 0x20 * 16, &gate).unwrap();
+    let mut ptrs = vec![];
+    ptrs.extend_from_slice(&23u16.to_le_bytes());
+    ptrs.extend_from_slice(&TABLES.to_le_bytes());
+    ptrs.extend_from_slice(&[0; 6]);
+    ptrs.extend_from_slice(&0xfffu16.to_le_bytes());
+    ptrs.extend_from_slice(&(TABLES + 0x1000).to_le_bytes());
+    cpu.write_virt(TABLES + 0x2000, &ptrs).unwrap();
+
+    loop {
+        match m.run(chunk) {
+            MachineExit::InstructionLimit => continue,
+            MachineExit::Guest(DebugExit::Exited(0)) => break,
+            other => panic!("unexpected exit {other:?}"),
+        }
+    }
+    let c = m.cpu().core();
+    (c.gpr[15], c.gpr[14], m.cpu().instructions_retired())
+}
+
+#[test]
+fn timer_interrupts_land_on_the_same_instruction_however_the_run_is_split() {
+    let whole = timer_kernel_run(u64::MAX);
+    assert!(whole.0 > 50, "the timer fired {} times", whole.0);
+    for chunk in [1, 7, 1000, 4096] {
+        assert_eq!(timer_kernel_run(chunk), whole, "run in chunks of {chunk}");
+    }
+}
+
+#[test]
+fn rep_outsb_streams_a_string_to_com1_and_lmsw_clts_edit_cr0() {
+    let mut a = CodeAssembler::new(64).unwrap();
+    a.mov(esi, 0x1000u32).unwrap();
+    a.mov(ecx, 4u32).unwrap();
+    a.mov(dx, COM1.0 as u32).unwrap();
+    a.rep().outsb().unwrap();
+    // Set TS with lmsw (keeping PE), then clear it with clts; report CR0 bit 3 twice.
+    a.mov(rax, cr0).unwrap();
+    a.or(eax, 8).unwrap();
+    a.lmsw(ax).unwrap();
+    a.mov(rbx, cr0).unwrap();
+    a.clts().unwrap();
+    a.mov(rcx, cr0).unwrap();
+    a.shr(rbx, 3).unwrap();
+    a.and(ebx, 1).unwrap();
+    a.shr(rcx, 3).unwrap();
+    a.and(ecx, 1).unwrap();
+    a.lea(eax, ptr(rbx + rcx * 2)).unwrap(); // 1 = TS set then cleared
+    a.mov(dx, DEBUG_EXIT.0 as u32).unwrap();
+    a.out(dx, eax).unwrap();
+    let code = a.assemble(KERNEL_VIRT_BASE).unwrap();
+    let (mut m, _, log) = boot(&tiny_elf(KERNEL_VIRT_BASE, &code));
+    m.cpu_mut().write_virt(0x1000, b"hey\n").unwrap();
+    assert_eq!(m.run(10_000), MachineExit::Guest(DebugExit::Exited(1)));
+    assert_eq!(log.text(), "hey\n");
+    assert_eq!(
+        m.cpu().core().gpr[6],
+        0x1004,
+        "RSI advanced by the four bytes"
+    );
+}

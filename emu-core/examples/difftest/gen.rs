@@ -11,7 +11,7 @@ use iced_x86::{
     OpCodeOperandKind as K, OpKind, Register, RflagsBits,
 };
 
-use crate::forms::{mnemonic_name, Form};
+use crate::forms::{mnemonic_name, Form, X87_TRANS};
 use crate::special;
 use crate::state::{
     fl, put16, put32, put64, random_state, Case, CpuState, Rng, DATA_BASE, DATA_LEN, DATA_RO,
@@ -548,6 +548,7 @@ pub fn generate(forms: &[Form], seed: u64, index: u64, fsgsbase: bool) -> Case {
         fsw_undefined: 0,
         mem_ignore: Vec::new(),
         approx: false,
+        ulp_tolerance: false,
     }
 }
 
@@ -605,6 +606,7 @@ fn try_case(rng: &mut Rng, forms: &[Form], form: usize, fsgsbase: bool) -> Optio
         fsw_undefined,
         mem_ignore: ctx.mem_ignore,
         approx: ctx.approx,
+        ulp_tolerance: X87_TRANS.contains(&mnemonic_name(code).as_str()),
     })
 }
 

@@ -176,6 +176,9 @@ fn repro(forms: &[forms::Form], runners: &mut driver::Runners, seed: u64, index:
     for d in &diffs {
         println!("diff: {d}");
     }
+    if compare::tolerated(&case, &n, &e) {
+        println!("note: equal only within the x87 transcendental tolerance (1 ulp, C1)");
+    }
     let m = u64::from(!diffs.is_empty());
     println!("difftest: 1 cases, 1 forms, {m} mismatches");
     i32::from(m > 0)

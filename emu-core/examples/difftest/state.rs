@@ -247,6 +247,9 @@ pub struct Case {
     pub mem_ignore: Vec<(usize, usize)>,
     /// Approximate instruction (rcpps/rsqrtps...): XMM lanes compared with a tolerance.
     pub approx: bool,
+    /// x87 transcendental: ST registers may differ by one ulp and FSW.C1 may differ (see
+    /// `compare.rs` and the exclusions in `forms.rs`).
+    pub ulp_tolerance: bool,
 }
 
 /// xoshiro256** seeded through splitmix64: small, fast, and stable across versions.

@@ -66,8 +66,10 @@ pub struct Core {
     pub ram: GuestRam,
     /// Physical pages that hold decoded code, and their generations.
     pub code: CodeMap,
-    /// Set when a store hit a code page: the run loop leaves the block.
-    pub code_written: bool,
+    /// Set by an instruction after which the run loop must leave the block
+    /// and re-check its conditions: a store hit a code page, a watchpoint
+    /// fired, or RFLAGS.IF went from 0 to 1 (an interrupt may be due).
+    pub end_block: bool,
     /// Instructions retired so far.
     pub icount: u64,
     /// Virtual cycles on top of `icount` (event costs); TSC = icount + extra.
@@ -109,7 +111,7 @@ impl Core {
             mmu: Mmu::new(),
             ram,
             code: CodeMap::new(pages),
-            code_written: false,
+            end_block: false,
             icount: 0,
             extra_cycles: 0,
             syscall_exits: true,
@@ -178,8 +180,10 @@ impl Core {
 
     // ----- memory ------------------------------------------------------------
 
+    /// Translates virtual `addr` for a data `access` at the current CPL into a
+    /// guest physical address (bulk operations translate once per page).
     #[inline(always)]
-    fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
+    pub(crate) fn translate(&mut self, addr: u64, access: Access) -> Result<u64, Exception> {
         let p = self.privilege();
         match self.mmu.translate(&mut self.ram, addr, access, p) {
             Ok(phys) => Ok(phys),
@@ -322,21 +326,23 @@ impl Core {
                 addr: w.addr,
                 kind: w.kind,
             });
-            self.code_written = true;
+            self.end_block = true;
         }
     }
 
     /// Records a store to physical `phys`: invalidates decoded code there.
+    /// Bulk stores call it once per physical page they touch.
     #[inline(always)]
-    fn note_write(&mut self, phys: u64) {
+    pub(crate) fn note_write(&mut self, phys: u64) {
         if self.code.is_code(phys) {
             self.code.invalidate(phys);
-            self.code_written = true;
+            self.end_block = true;
         }
     }
 
     /// Checks that `[addr, addr + len)` is writable without writing (for
-    /// multi-part stores that must fault before changing anything).
+    /// multi-part stores that must fault before changing anything). Like a
+    /// split access, a fault on the second page reports its first byte.
     pub fn probe_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
         self.translate(addr, Access::Write)?;
         let last = addr.wrapping_add(len.saturating_sub(1));
@@ -557,6 +563,26 @@ impl Core {
         self.write_sized(rsp, bytes, v)?;
         self.gpr[4] = rsp;
         Ok(())
+    }
+
+    /// Reads `bytes` (1, 2, 4 or 8) at the stack address `addr` (RSP- or
+    /// RBP-based, SS-relative) without moving RSP: a non-canonical address
+    /// is #SS(0), not #GP(0).
+    #[inline(always)]
+    pub fn read_stack(&mut self, addr: u64, bytes: usize) -> Result<u64, Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.read_sized(addr, bytes)
+    }
+
+    /// Checks that `len` bytes at the stack address `addr` are writable
+    /// (#SS(0) when non-canonical), without writing.
+    pub fn probe_stack_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
+        if ((addr as i64) << 16 >> 16) as u64 != addr {
+            return Err(Exception::StackFault(0));
+        }
+        self.probe_write(addr, len)
     }
 
     /// Pops a value of `bytes` (2 or 8) bytes.

@@ -15,6 +15,8 @@ pub mod leaf1_edx {
     pub const CX8: u32 = 1 << 8;
     /// CMOVcc (and FCMOVcc/FCOMI with FPU).
     pub const CMOV: u32 = 1 << 15;
+    /// MMX technology.
+    pub const MMX: u32 = 1 << 23;
     /// FXSAVE/FXRSTOR.
     pub const FXSR: u32 = 1 << 24;
     /// SSE.
@@ -72,24 +74,34 @@ pub mod ext1_edx {
 }
 
 /// What this CPU advertises. Extend a mask only when its family is complete.
-/// x87, SSE and SSE2 (floating point and moves: sse_move, sse_fp,
+/// x87, MMX (mmx), SSE and SSE2 (floating point and moves: sse_move, sse_fp,
 /// sse_convert, sse_shuffle; packed integer: sse_int).
 pub const LEAF1_EDX: u32 = leaf1_edx::FPU
     | leaf1_edx::TSC
     | leaf1_edx::CX8
     | leaf1_edx::CMOV
+    | leaf1_edx::MMX
     | leaf1_edx::FXSR
     | leaf1_edx::SSE
     | leaf1_edx::SSE2;
 /// Leaf 1 ECX as advertised. SSE3: addsub, hadd/hsub, movddup/movshdup/
-/// movsldup, lddqu (SSE families) and fisttp (x87).
-pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3 | leaf1_ecx::POPCNT;
+/// movsldup, lddqu (SSE families) and fisttp (x87). SSSE3 (sse4_int,
+/// sse4_int_shuffle), SSE4.1 (those two plus sse_fp's round/dp/blend/
+/// insertps/extractps) and SSE4.2 (pcmpgtq, crc32 in sse4_int; the string
+/// compares in sse42_string). CMPXCHG16B and MOVBE: exchange. POPCNT: bit.
+pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3
+    | leaf1_ecx::SSSE3
+    | leaf1_ecx::SSE41
+    | leaf1_ecx::SSE42
+    | leaf1_ecx::CX16
+    | leaf1_ecx::MOVBE
+    | leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
 pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
 /// Leaf 0x8000_0001 ECX as advertised.
-pub const EXT1_ECX: u32 = ext1_ecx::ABM;
+pub const EXT1_ECX: u32 = ext1_ecx::LAHF_LM | ext1_ecx::ABM;
 /// Leaf 0x8000_0001 EDX as advertised.
-pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::LM;
+pub const EXT1_EDX: u32 = ext1_edx::SYSCALL | ext1_edx::NX | ext1_edx::RDTSCP | ext1_edx::LM;
 
 /// The vendor string (leaf 0: EBX, EDX, ECX).
 pub const VENDOR: &[u8; 12] = b"LockstepVCPU";
@@ -143,9 +155,18 @@ mod tests {
     #[test]
     fn sse_sse2_sse3_are_advertised() {
         let [_, _, ecx, edx] = cpuid(1, 0);
+        assert_ne!(edx & leaf1_edx::MMX, 0);
         assert_ne!(edx & leaf1_edx::SSE, 0);
         assert_ne!(edx & leaf1_edx::SSE2, 0);
         assert_ne!(ecx & leaf1_ecx::SSE3, 0);
+    }
+
+    #[test]
+    fn ssse3_sse41_sse42_are_advertised() {
+        let [_, _, ecx, _] = cpuid(1, 0);
+        assert_ne!(ecx & leaf1_ecx::SSSE3, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE41, 0);
+        assert_ne!(ecx & leaf1_ecx::SSE42, 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! boundary forms a block of its own that depends on both pages. Blocks live
 //! in one arena; when it fills up everything is dropped and decoded afresh.
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction};
+use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction};
 
 use super::core::Core;
 use super::exception::Exception;
@@ -40,8 +40,10 @@ impl std::fmt::Debug for Op {
 pub struct Block {
     /// Virtual address of the first instruction.
     pub rip: u64,
-    /// Virtual address just past the last instruction.
+    /// Highest address just past any instruction of the block.
     pub end: u64,
+    /// Lowest instruction address (below `rip` when a jump was followed backwards).
+    pub lo: u64,
     /// Physical address of the first byte.
     pub phys: u64,
     /// Generation of the first page when decoded.
@@ -134,6 +136,14 @@ impl DecodeCache {
         }
     }
 
+    /// The first `min(len, budget)` ops of block `idx`.
+    #[inline(always)]
+    pub fn block_ops(&self, idx: u32, budget: u64) -> Option<&[Op]> {
+        let b = self.blocks.get(idx as usize)?;
+        let n = (b.len as u64).min(budget) as usize;
+        self.ops.get(b.start as usize..b.start as usize + n)
+    }
+
     /// Records that block `next` (at `rip`) followed block `prev`.
     #[inline]
     pub fn link(&mut self, prev: u32, rip: u64, next: u32, key: u64) {
@@ -176,18 +186,24 @@ impl DecodeCache {
             self.clear();
         }
         self.decoded_blocks += 1;
-        let in_page = (4096 - (rip & 0xfff)) as usize;
-        let mut buf = [0u8; 4096 + 16];
-        if let Some(s) = core.ram.slice(phys, in_page) {
-            buf[..in_page].copy_from_slice(s);
-        } else {
-            buf[..in_page].fill(0xff);
+        // The whole page is decoded from one buffer, so that direct jumps and
+        // calls to targets in the same page can be followed inside the block.
+        let page = rip & !0xfff;
+        let page_phys = phys & !0xfff;
+        let mut buf = [0u8; 4096];
+        match core.ram.slice(page_phys, 4096) {
+            Some(s) => buf.copy_from_slice(s),
+            None => buf.fill(0xff),
         }
         let gen = core.code.mark(phys);
         let start = self.ops.len() as u32;
-        let mut decoder = Decoder::with_ip(64, &buf[..in_page], rip, DecoderOptions::NONE);
+        let mut decoder = Decoder::with_ip(64, &buf, page, DecoderOptions::NONE);
+        let mut at = rip;
+        let _ = decoder.set_position((rip & 0xfff) as usize);
+        decoder.set_ip(rip);
         let mut insn = Instruction::default();
         let mut end = rip;
+        let mut followed = false;
         let mut phys2 = NO_PAGE;
         let mut gen2 = 0;
         while decoder.can_decode() && self.ops.len() - (start as usize) < MAX_BLOCK_OPS {
@@ -198,12 +214,12 @@ impl DecodeCache {
                 if self.ops.len() > start as usize {
                     break;
                 }
-                let next = (rip & !0xfff).wrapping_add(0x1000);
+                let next = page.wrapping_add(0x1000);
                 let p = core.privilege();
                 let next_phys = core
                     .mmu
                     .translate(&mut core.ram, next, Access::Execute, p)?;
-                let avail = (in_page - pos).min(15);
+                let avail = (4096 - pos).min(15);
                 let mut tail = [0u8; 15];
                 tail[..avail].copy_from_slice(&buf[pos..pos + avail]);
                 for (k, b) in tail[avail..].iter_mut().enumerate() {
@@ -214,7 +230,7 @@ impl DecodeCache {
                 }
                 gen2 = core.code.mark(next_phys);
                 phys2 = next_phys & !0xfff;
-                let mut d2 = Decoder::with_ip(64, &tail, rip, DecoderOptions::NONE);
+                let mut d2 = Decoder::with_ip(64, &tail, at, DecoderOptions::NONE);
                 d2.decode_out(&mut insn);
                 self.push_op(&insn);
                 end = insn.next_ip();
@@ -222,13 +238,43 @@ impl DecodeCache {
             }
             self.push_op(&insn);
             end = insn.next_ip();
-            if insn.flow_control() != FlowControl::Next {
-                break;
+            at = end;
+            if insn.flow_control() == FlowControl::Next {
+                continue;
             }
+            // Follow a direct jmp/call whose target is in this page.
+            let direct = matches!(
+                insn.code(),
+                Code::Jmp_rel8_64 | Code::Jmp_rel32_64 | Code::Call_rel32_64
+            );
+            let target = insn.near_branch_target();
+            if direct && target & !0xfff == page {
+                let _ = decoder.set_position((target & 0xfff) as usize);
+                decoder.set_ip(target);
+                at = target;
+                followed = true;
+                continue;
+            }
+            break;
         }
+        if followed {
+            // Not one contiguous range: `end` becomes the highest end of any op,
+            // and `rip` stays the entry; `lo` below is the lowest op address.
+            end = self.ops[start as usize..]
+                .iter()
+                .map(|op| op.insn.next_ip())
+                .max()
+                .unwrap_or(end);
+        }
+        let lo = self.ops[start as usize..]
+            .iter()
+            .map(|op| op.insn.ip())
+            .min()
+            .unwrap_or(rip);
         let block = Block {
             rip,
             end,
+            lo,
             phys,
             gen,
             phys2,

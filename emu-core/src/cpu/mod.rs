@@ -175,10 +175,12 @@ impl Cpu {
         Ok(())
     }
 
+    /// The physical address of any mapped `vaddr`: the supervisor view, or
+    /// the user view for user pages that SMAP hides from the supervisor.
     fn host_phys(&self, vaddr: u64) -> Result<u64, Error> {
-        self.core
-            .mmu
-            .probe(&self.core.ram, vaddr, Access::Read, Privilege::Supervisor)
+        let (mmu, ram) = (&self.core.mmu, &self.core.ram);
+        mmu.probe(ram, vaddr, Access::Read, Privilege::Supervisor)
+            .or_else(|| mmu.probe(ram, vaddr, Access::Read, Privilege::User))
             .ok_or(Error::NotMapped { addr: vaddr })
     }
 
@@ -314,6 +316,11 @@ impl Cpu {
         self.breakpoints.dedup();
     }
 
+    /// The debugger breakpoints, sorted and without duplicates.
+    pub fn breakpoints(&self) -> &[u64] {
+        &self.breakpoints
+    }
+
     /// Sets the watchpoints: `run` stops with [`Exit::Watchpoint`] after an
     /// instruction that accessed a watched range.
     pub fn set_watchpoints(&mut self, watchpoints: &[debug::Watchpoint]) {
@@ -327,6 +334,69 @@ impl Cpu {
 
     /// Runs until a limit, a fault or an event. See [`Exit`].
     pub fn run(&mut self, limit: RunLimit) -> Exit {
+        let plain = limit.stop_at.is_none()
+            && self.tracer.is_none()
+            && self.breakpoints.is_empty()
+            && !self.core.deliver_exceptions;
+        if plain {
+            return self.run_plain(limit.max_instructions);
+        }
+        self.run_general(limit)
+    }
+
+    /// The run loop without stop address, tracer, breakpoints or interrupt
+    /// delivery: only the instruction budget is checked between blocks.
+    fn run_plain(&mut self, max_instructions: u64) -> Exit {
+        let target = self.core.icount.saturating_add(max_instructions);
+        let mut prev = u32::MAX;
+        loop {
+            let budget = target.saturating_sub(self.core.icount);
+            if budget == 0 {
+                return Exit::InstructionLimit;
+            }
+            let rip = self.core.rip;
+            let key = self.cache.link_key(&self.core);
+            let idx = match self.cache.linked(prev, rip, key) {
+                Some(idx) => idx,
+                None => match self.cache.block_at(&mut self.core) {
+                    Ok(idx) => {
+                        let key = self.cache.link_key(&self.core);
+                        self.cache.link(prev, rip, idx, key);
+                        idx
+                    }
+                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
+                        Some(exit) => return exit,
+                        None => continue,
+                    },
+                },
+            };
+            prev = idx;
+            let Some(ops) = self.cache.block_ops(idx, budget) else {
+                return Exit::InstructionLimit;
+            };
+            for op in ops {
+                self.core.rip = op.insn.next_ip();
+                if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
+                    match self.stop_exit(stop, op.insn.ip()) {
+                        Some(exit) => return exit,
+                        None => break,
+                    }
+                }
+                self.core.icount += 1;
+                if self.core.end_block {
+                    self.core.end_block = false;
+                    if let Some(hit) = self.core.watch_hit.take() {
+                        return Exit::Watchpoint(hit);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The run loop with every check: stop address, tracer, breakpoints,
+    /// interrupt delivery.
+    fn run_general(&mut self, limit: RunLimit) -> Exit {
         let target = self.core.icount.saturating_add(limit.max_instructions);
         let stop_at = limit.stop_at.unwrap_or(u64::MAX);
         let mut prev = u32::MAX;
@@ -345,8 +415,14 @@ impl Cpu {
                 return Exit::DebugBreakpoint;
             }
             if self.core.deliver_exceptions {
+                let rip = self.core.rip;
                 if let Some(exit) = self.poll_interrupts() {
                     return exit;
+                }
+                if self.core.rip != rip {
+                    // An interrupt was delivered: the handler's first
+                    // instruction gets the stop and breakpoint checks.
+                    continue;
                 }
             }
             if self.tracer.is_some() {
@@ -374,13 +450,16 @@ impl Cpu {
             };
             prev = idx;
             let b = &self.cache.blocks[idx as usize];
-            let (start, len, b_rip, b_end) = (b.start as usize, b.len as usize, b.rip, b.end);
+            let (start, len, b_lo, b_end) = (b.start as usize, b.len as usize, b.lo, b.end);
             let budget = target - self.core.icount;
             let mut n = (len as u64).min(budget) as usize;
-            if stop_at > b_rip && stop_at < b_end {
+            if stop_at >= b_lo && stop_at < b_end {
                 // Stop address inside the block: run only the ops before it.
                 let ops = &self.cache.ops[start..start + len];
                 n = n.min(ops.iter().take_while(|op| op.insn.ip() != stop_at).count());
+            }
+            if self.core.deliver_exceptions {
+                n = n.min(self.instructions_until_interrupt_check());
             }
             if !self.breakpoints.is_empty() {
                 // Stop before any later instruction of the block with a breakpoint.
@@ -403,8 +482,8 @@ impl Cpu {
                     }
                 }
                 self.core.icount += 1;
-                if self.core.code_written {
-                    self.core.code_written = false;
+                if self.core.end_block {
+                    self.core.end_block = false;
                     if let Some(hit) = self.core.watch_hit.take() {
                         return Exit::Watchpoint(hit);
                     }
@@ -432,7 +511,7 @@ impl Cpu {
         let exit = match result {
             Ok(()) => {
                 self.core.icount += 1;
-                self.core.code_written = false;
+                self.core.end_block = false;
                 None
             }
             Err(stop) => self.stop_exit(stop, op.insn.ip()),
@@ -455,6 +534,9 @@ impl Cpu {
         self.core.stack_fault_pending.set(false);
         if let Stop::Fault(e) = stop {
             self.core.rip = ip;
+            // A faulting instruction made no access: forget a watchpoint hit
+            // recorded before its fault.
+            self.core.watch_hit = None;
             if !self.core.deliver_exceptions {
                 return Some(Exit::Exception(e));
             }
@@ -493,6 +575,28 @@ impl Cpu {
             }
             _ => Some(Exit::Halt),
         }
+    }
+
+    /// How many instructions may run before an interrupt could become
+    /// deliverable (the timer deadline is reached with IF = 1, or an
+    /// interrupt shadow ends), so that interrupts are taken at exactly the
+    /// same instruction however a run is split into `run` calls or blocks.
+    #[inline]
+    fn instructions_until_interrupt_check(&self) -> usize {
+        let c = &self.core;
+        let mut n = usize::MAX;
+        if c.sys.shadow_until > c.icount {
+            n = (c.sys.shadow_until - c.icount) as usize;
+        }
+        if c.flags.bit(flags::bits::IF) {
+            if let Some(deadline) = c.io.next_deadline() {
+                let at = deadline.saturating_sub(c.extra_cycles);
+                if at > c.icount {
+                    n = n.min((at - c.icount).min(usize::MAX as u64) as usize);
+                }
+            }
+        }
+        n.max(1)
     }
 
     /// In system mode, takes a pending external interrupt if RFLAGS.IF allows.

@@ -112,6 +112,22 @@ fn store_crossing_into_unmapped_page_changes_nothing() {
 }
 
 #[test]
+fn read_modify_write_crossing_into_unmapped_page_faults_at_the_page_start() {
+    // add qword [rbx], rax with rbx = last 3 bytes of the data mapping: as on the host, the
+    // fault reports the first byte of the absent page (P=0, W, U).
+    let mut cpu = cpu_with(&[0x48, 0x01, 0x03]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x2000 - 3);
+    let exit = cpu.run(RunLimit::default());
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PageFault {
+            addr: DATA + 0x2000,
+            error_code: 6
+        })
+    );
+}
+
+#[test]
 fn instruction_crossing_a_page_boundary_executes() {
     // mov rax, imm64 placed so that it straddles CODE+0x1000, then int3.
     let start = CODE + 0x1000 - 4;
@@ -233,4 +249,86 @@ fn watchpoint_reports_after_the_accessing_instruction() {
     );
     assert_eq!(cpu.rip(), CODE + 2);
     assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+}
+
+#[test]
+fn watchpoint_hit_of_a_faulting_instruction_is_dropped() {
+    use super::debug::{WatchKind, Watchpoint};
+    // mov [rbx], rax (crosses into an unmapped page) ; nop ; nop ; int3
+    let mut cpu = cpu_with(&[0x48, 0x89, 0x03, 0x90, 0x90, 0xcc]);
+    cpu.set_gpr(Gpr::Rbx, DATA + 0x1ffc);
+    cpu.set_watchpoints(&[Watchpoint {
+        addr: DATA + 0x1ffc,
+        len: 4,
+        kind: WatchKind::Write,
+    }]);
+    assert!(matches!(
+        cpu.run(RunLimit::default()),
+        Exit::Exception(Exception::PageFault { .. })
+    ));
+    cpu.set_rip(CODE + 3);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+}
+
+#[test]
+fn non_canonical_access_is_ss_fault_only_for_rsp_rbp_base_whatever_the_prefix() {
+    // Host (AMD Zen 4) behaviour: 64-bit mode ignores CS/DS/ES/SS prefixes, so #SS(0) follows
+    // the base register (RSP/RBP), not the prefix; an FS/GS override makes it #GP(0).
+    // RBP always holds a non-canonical address; (code, RBX, expected).
+    let nc = 0x8000_0000_0000_1000u64;
+    let ss = Exception::StackFault(0);
+    let gp = Exception::GeneralProtection(0);
+    let cases: [(&[u8], u64, Exception); 7] = [
+        (&[0x3e, 0x48, 0x8b, 0x45, 0x00], 0, ss), // mov rax, ds:[rbp]
+        (&[0x48, 0x8b, 0x45, 0x00], 0, ss),       // mov rax, [rbp]
+        (&[0x36, 0x48, 0x8b, 0x03], nc, gp),      // mov rax, ss:[rbx]
+        (&[0x48, 0x8b, 0x03], nc, gp),            // mov rax, [rbx]
+        (&[0x26, 0x48, 0x8b, 0x44, 0x1d, 0x00], 0, ss), // mov rax, es:[rbp+rbx]
+        (&[0x48, 0x8b, 0x04, 0x2b], 0, gp),       // mov rax, [rbx+rbp] (RBP is the index)
+        (&[0x64, 0x48, 0x8b, 0x45, 0x00], 0, gp), // mov rax, fs:[rbp]
+    ];
+    for (code, rbx, want) in cases {
+        let mut cpu = cpu_with(code);
+        cpu.set_gpr(Gpr::Rbp, nc);
+        cpu.set_gpr(Gpr::Rbx, rbx);
+        let exit = cpu.run(RunLimit::default());
+        assert_eq!(exit, Exit::Exception(want), "{code:02x?}");
+    }
+}
+
+#[test]
+fn blocks_follow_direct_jumps_and_still_stop_exactly() {
+    // 0: jmp +3 ; 2: int3 ; 3: nop (skipped) ... layout:
+    // CODE+0: eb 02        jmp CODE+4
+    // CODE+2: 90 90        (never executed)
+    // CODE+4: b0 07        mov al, 7
+    // CODE+6: e8 01 00 00 00  call CODE+0xc
+    // CODE+0xb: cc         int3
+    // CODE+0xc: b3 09      mov bl, 9
+    // CODE+0xe: c3         ret
+    let code = [
+        0xeb, 0x02, 0x90, 0x90, 0xb0, 0x07, 0xe8, 0x01, 0, 0, 0, 0xcc, 0xb3, 0x09, 0xc3,
+    ];
+    let mut cpu = cpu_with(&code);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+    assert_eq!((cpu.gpr(Gpr::Rax) & 0xff, cpu.gpr(Gpr::Rbx) & 0xff), (7, 9));
+    assert_eq!(cpu.instructions_retired(), 6);
+    // A stop address reached only through the followed call stops exactly there.
+    let mut cpu = cpu_with(&code);
+    let exit = cpu.run(RunLimit {
+        max_instructions: u64::MAX,
+        stop_at: Some(CODE + 0xe),
+    });
+    assert_eq!(
+        (exit, cpu.rip(), cpu.instructions_retired()),
+        (Exit::StopAddress, CODE + 0xe, 4)
+    );
+}
+
+#[test]
+fn rdssp_is_a_nop_without_cet() {
+    // xor eax, eax ; rdsspq rax ; int3 -- libgcc's unwinder probes for a shadow stack so.
+    let mut cpu = cpu_with(&[0x31, 0xc0, 0xf3, 0x48, 0x0f, 0x1e, 0xc8, 0xcc]);
+    assert_eq!(cpu.run(RunLimit::default()), Exit::Breakpoint);
+    assert_eq!(cpu.gpr(Gpr::Rax), 0);
 }

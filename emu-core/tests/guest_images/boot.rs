@@ -9,7 +9,6 @@ use emu_core::loader::BootParams;
 use emu_core::{HostStreams, Machine, MachineExit};
 
 #[test]
-#[ignore = "needs cld, rep stosb, cmov, setcc, pushfq, xchg... (the int-b families); passes with int-b merged"]
 fn kernel_image_boots_and_without_a_program_exits_127() {
     let log = SharedBuffer::new();
     let streams = HostStreams {

@@ -62,7 +62,6 @@ fn applet(dir: &Path, program: &[u8], args: &[&str], stdin: &[u8]) {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn busybox_applets_match_native() {
     let Some(program) = busybox() else {
         eprintln!("skipped: no /usr/bin/busybox");

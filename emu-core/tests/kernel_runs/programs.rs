@@ -18,7 +18,6 @@ int main(int argc, char **argv) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn glibc_static_hello_matches_native() {
     let dir = scratch("hello");
     let Some(exe) = compile(&dir, "hello", HELLO, &["-static"]) else {
@@ -29,7 +28,6 @@ fn glibc_static_hello_matches_native() {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn glibc_static_pie_hello_matches_native() {
     let dir = scratch("hello-pie");
     let Some(exe) = compile(&dir, "hello_pie", HELLO, &["-static-pie", "-fPIE"]) else {
@@ -39,7 +37,6 @@ fn glibc_static_pie_hello_matches_native() {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn boot_to_the_first_user_instruction_is_deterministic_and_counted() {
     let dir = scratch("boot-count");
     let Some(exe) = compile(&dir, "hello", HELLO, &["-static"]) else {
@@ -70,7 +67,6 @@ fn boot_to_the_first_user_instruction_is_deterministic_and_counted() {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn a_corrupt_program_exits_126_with_a_log_line() {
     let run = run_guest("prog", b"\x7fELF", &["prog"], ENV, boot_info(1));
     assert_eq!(run.exit, MachineExit::Guest(DebugExit::Exited(126)));
@@ -137,7 +133,6 @@ int main(void) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn file_syscalls_match_native() {
     let dir = scratch("files");
     let Some(exe) = compile(&dir, "files", FILES, &["-static"]) else {
@@ -182,7 +177,6 @@ int main(void) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn malloc_churn_with_brk_mmap_and_mremap_matches_native() {
     let dir = scratch("malloc");
     let Some(exe) = compile(&dir, "malloc", MALLOC, &["-static"]) else {
@@ -221,7 +215,6 @@ int main(void) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn printf_of_doubles_long_doubles_and_qsort_match_native() {
     let dir = scratch("numbers");
     let Some(exe) = compile(&dir, "numbers", NUMBERS, &["-static", "-lm"]) else {
@@ -248,7 +241,6 @@ int main(int argc, char **argv) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn arguments_environment_and_auxv_match_native() {
     let dir = scratch("args");
     let Some(exe) = compile(&dir, "args", ARGS_ENV, &["-static"]) else {
@@ -283,7 +275,6 @@ int main(int argc, char **argv) {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn faults_and_signals_end_the_run_like_native() {
     let dir = scratch("faults");
     let Some(exe) = compile(&dir, "faults", FAULTS, &["-static"]) else {
@@ -296,7 +287,6 @@ fn faults_and_signals_end_the_run_like_native() {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn a_large_stdout_arrives_whole() {
     let dir = scratch("bigout");
     let src = r#"
@@ -318,7 +308,6 @@ int main(void) {
 }
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn runs_are_deterministic_and_the_seed_moves_the_layout() {
     let dir = scratch("determinism");
     let src = r#"
@@ -374,7 +363,6 @@ fn main() {
 "#;
 
 #[test]
-#[ignore = "needs the int-b and sse-int instruction families on main; passes with them merged"]
 fn rust_std_static_program_matches_native() {
     let dir = scratch("rust-std");
     let src = dir.join("rs.rs");

@@ -147,3 +147,121 @@ fn not(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     core.write_op(i, 0, !a & mask(w))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::int_b_testutil::{check, Rng, State, ALL_FLAGS, DATA};
+    use crate::cpu::flags::bits;
+    use crate::cpu::Gpr;
+
+    /// An immediate of `bytes` bytes from `rng`, biased to edge values.
+    fn imm(rng: &mut Rng, bytes: usize) -> Vec<u8> {
+        rng.edge(8 * bytes as u32).to_le_bytes()[..bytes].to_vec()
+    }
+
+    /// Encodings of ALU group op `op` (0 = add .. 7 = cmp) in every form:
+    /// register, memory (`[rdi]`), accumulator and r/m immediates, with
+    /// 8/16/32/64-bit operands, and lock on the memory destinations.
+    fn group1(op: u8, rng: &mut Rng) -> Vec<Vec<u8>> {
+        let base = op * 8;
+        let r = op << 3;
+        let mut v: Vec<Vec<u8>> = vec![
+            vec![base, 0xd1],                       // op cl, dl
+            vec![base, 0xf1],                       // op cl, dh
+            vec![0x40, base, 0xf7],                 // op dil, sil
+            vec![base, 0x17],                       // op [rdi], dl
+            vec![base + 2, 0x17],                   // op dl, [rdi]
+            [vec![base + 4], imm(rng, 1)].concat(), // op al, imm8
+            [vec![0x80, 0xc1 | r], imm(rng, 1)].concat(),
+            [vec![0x80, 0x07 | r], imm(rng, 1)].concat(),
+        ];
+        for (prefix, ib) in [(&[0x66u8][..], 2usize), (&[][..], 4), (&[0x48][..], 4)] {
+            let p = prefix.to_vec();
+            v.push([p.clone(), vec![base + 1, 0xd1]].concat());
+            v.push([p.clone(), vec![base + 3, 0xd1]].concat());
+            v.push([p.clone(), vec![base + 1, 0x17]].concat());
+            v.push([p.clone(), vec![base + 3, 0x17]].concat());
+            v.push([p.clone(), vec![base + 5], imm(rng, ib)].concat());
+            v.push([p.clone(), vec![0x81, 0xc1 | r], imm(rng, ib)].concat());
+            v.push([p.clone(), vec![0x83, 0xc1 | r], imm(rng, 1)].concat());
+            v.push([p.clone(), vec![0x81, 0x07 | r], imm(rng, ib)].concat());
+            v.push([p.clone(), vec![0x83, 0x47 | r, 0x03], imm(rng, 1)].concat());
+            if op != 7 {
+                v.push([vec![0xf0], p.clone(), vec![base + 1, 0x17]].concat());
+            }
+        }
+        v
+    }
+
+    /// Unary and test forms: inc, dec, neg, not, test at every width.
+    fn unary_and_test(rng: &mut Rng) -> Vec<Vec<u8>> {
+        let mut v = vec![
+            vec![0xfe, 0xc1], // inc cl
+            vec![0xfe, 0xcd], // dec ch
+            vec![0xf6, 0xd9], // neg cl
+            vec![0xf6, 0xd1], // not cl
+            vec![0x84, 0xd1], // test cl, dl
+            vec![0xfe, 0x07], // inc byte [rdi]
+            vec![0xf6, 0x1f], // neg byte [rdi]
+            [vec![0xa8], imm(rng, 1)].concat(),
+            [vec![0xf6, 0xc1], imm(rng, 1)].concat(),
+        ];
+        for (prefix, ib) in [(&[0x66u8][..], 2usize), (&[][..], 4), (&[0x48][..], 4)] {
+            let p = prefix.to_vec();
+            for modrm in [0xc1u8, 0xc9, 0xd9, 0xd1, 0x07, 0x0f, 0x1f, 0x17] {
+                let opc = if modrm & 0x30 == 0 { 0xff } else { 0xf7 };
+                // ff /0 inc, ff /1 dec, f7 /3 neg, f7 /2 not
+                v.push([p.clone(), vec![opc, modrm]].concat());
+            }
+            v.push([p.clone(), vec![0x85, 0xd1]].concat());
+            v.push([p.clone(), vec![0x85, 0x17]].concat());
+            v.push([p.clone(), vec![0xa9], imm(rng, ib)].concat());
+            v.push([p.clone(), vec![0xf7, 0xc1], imm(rng, ib)].concat());
+            v.push([vec![0xf0], p.clone(), vec![0xff, 0x07]].concat());
+            v.push([vec![0xf0], p.clone(), vec![0xf7, 0x1f]].concat());
+        }
+        v
+    }
+
+    fn alu_state(rng: &mut Rng) -> State {
+        let flags = rng.next();
+        let mut s = State::random(rng, flags);
+        let (a, b, m) = (rng.edge(64), rng.edge(64), rng.edge(64));
+        s.set(Gpr::Rcx, a).set(Gpr::Rdx, b).set(Gpr::Rax, a ^ b);
+        s.set(Gpr::Rdi, DATA + 0x40);
+        s.put(0x40, 8, m);
+        s
+    }
+
+    #[test]
+    fn group1_ops_match_host_in_every_form_and_width() {
+        let mut rng = Rng::new(0xa1);
+        for op in 0..8 {
+            for code in group1(op, &mut rng) {
+                for _ in 0..48 {
+                    check(&code, &alu_state(&mut rng), ALL_FLAGS);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unary_ops_and_test_match_host_in_every_form_and_width() {
+        let mut rng = Rng::new(0xa2);
+        for code in unary_and_test(&mut rng) {
+            for _ in 0..48 {
+                check(&code, &alu_state(&mut rng), ALL_FLAGS);
+            }
+        }
+    }
+
+    #[test]
+    fn adc_sbb_chains_consume_the_carry_of_lazy_flags() {
+        // add rcx, rdx; adc rax, rdx; sbb ecx, eax; adc dl, cl
+        let code = [0x48, 0x01, 0xd1, 0x48, 0x11, 0xd0, 0x19, 0xc1, 0x10, 0xca];
+        let mut rng = Rng::new(0xa3);
+        for _ in 0..256 {
+            check(&code, &alu_state(&mut rng), ALL_FLAGS | bits::ARITH);
+        }
+    }
+}

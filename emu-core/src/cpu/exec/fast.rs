@@ -8,7 +8,7 @@
 //! few loads and stores without operand-kind dispatch. Semantics are those of
 //! the generic handlers (the difftest covers both).
 
-use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 use super::alu::{self, ADC, ADD, AND, CMP, OR, SBB, SUB, TEST, XOR};
 use super::Handler;
@@ -46,7 +46,11 @@ fn set<const W: u32>(core: &mut Core, r: Register, v: u64) {
 
 #[inline(always)]
 fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
-    let base = core.gpr[gpr::<64>(i.memory_base())];
+    // EA_BASE_INDEX also covers index-only operands (`[disp + index * scale]`).
+    let base = match (EA, i.memory_base()) {
+        (EA_BASE_INDEX, Register::None) => 0,
+        (_, b) => core.gpr[gpr::<64>(b)],
+    };
     let mut addr = base.wrapping_add(i.memory_displacement64());
     if EA == EA_BASE_INDEX {
         let index = core.gpr[gpr::<64>(i.memory_index())];
@@ -62,21 +66,120 @@ fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
 
 #[inline(always)]
 fn load<const W: u32>(core: &mut Core, addr: u64) -> Result<u64, Stop> {
-    Ok(if W == 64 {
-        core.read_u64(addr)?
-    } else {
-        u64::from(core.read_u32(addr)?)
+    Ok(match W {
+        64 => core.read_u64(addr)?,
+        32 => u64::from(core.read_u32(addr)?),
+        16 => u64::from(core.read_u16(addr)?),
+        _ => u64::from(core.read_u8(addr)?),
     })
 }
 
 #[inline(always)]
 fn store<const W: u32>(core: &mut Core, addr: u64, v: u64) -> Result<(), Stop> {
-    if W == 64 {
-        core.write_u64(addr, v)?;
-    } else {
-        core.write_u32(addr, v as u32)?;
+    match W {
+        64 => core.write_u64(addr, v)?,
+        32 => core.write_u32(addr, v as u32)?,
+        16 => core.write_u16(addr, v as u16)?,
+        _ => core.write_u8(addr, v as u8)?,
     }
     Ok(())
+}
+
+/// The immediate operand 1, sign-extended as its kind says (a direct
+/// match on the kind: cheaper than `Instruction::immediate(n)`).
+#[inline(always)]
+fn imm1(i: &Instruction) -> u64 {
+    match i.op1_kind() {
+        OpKind::Immediate8 => u64::from(i.immediate8()),
+        OpKind::Immediate8to16 | OpKind::Immediate8to32 | OpKind::Immediate8to64 => {
+            i.immediate8() as i8 as i64 as u64
+        }
+        OpKind::Immediate16 => u64::from(i.immediate16()),
+        OpKind::Immediate32 => u64::from(i.immediate32()),
+        OpKind::Immediate32to64 => i.immediate32() as i32 as i64 as u64,
+        OpKind::Immediate64 => i.immediate64(),
+        _ => 0,
+    }
+}
+
+#[inline(always)]
+fn jump_to(core: &mut Core, target: u64) -> Result<(), Stop> {
+    if ((target as i64) << 16 >> 16) as u64 != target {
+        return Err(Stop::Fault(
+            crate::cpu::exception::Exception::GeneralProtection(0),
+        ));
+    }
+    core.rip = target;
+    Ok(())
+}
+
+fn jmp_r64(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let target = get::<64>(core, i.op0_register());
+    jump_to(core, target)
+}
+
+fn jmp_m64<const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    let target = core.read_u64(ea::<EA>(core, i))?;
+    jump_to(core, target)
+}
+
+/// `jcc` with a 64-bit target and the condition fixed at resolve time.
+fn jcc<const CC: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    if core.flags.cond(CONDITIONS[CC as usize]) {
+        let target = i.near_branch64();
+        if ((target as i64) << 16 >> 16) as u64 != target {
+            return Err(Stop::Fault(
+                crate::cpu::exception::Exception::GeneralProtection(0),
+            ));
+        }
+        core.rip = target;
+    }
+    Ok(())
+}
+
+const CONDITIONS: [ConditionCode; 17] = [
+    ConditionCode::None,
+    ConditionCode::o,
+    ConditionCode::no,
+    ConditionCode::b,
+    ConditionCode::ae,
+    ConditionCode::e,
+    ConditionCode::ne,
+    ConditionCode::be,
+    ConditionCode::a,
+    ConditionCode::s,
+    ConditionCode::ns,
+    ConditionCode::p,
+    ConditionCode::np,
+    ConditionCode::l,
+    ConditionCode::ge,
+    ConditionCode::le,
+    ConditionCode::g,
+];
+
+fn jcc_handler(i: &Instruction) -> Option<Handler> {
+    if !i.is_jcc_short_or_near() || i.op0_kind() != OpKind::NearBranch64 {
+        return None;
+    }
+    Some(match i.condition_code() {
+        ConditionCode::o => jcc::<1>,
+        ConditionCode::no => jcc::<2>,
+        ConditionCode::b => jcc::<3>,
+        ConditionCode::ae => jcc::<4>,
+        ConditionCode::e => jcc::<5>,
+        ConditionCode::ne => jcc::<6>,
+        ConditionCode::be => jcc::<7>,
+        ConditionCode::a => jcc::<8>,
+        ConditionCode::s => jcc::<9>,
+        ConditionCode::ns => jcc::<10>,
+        ConditionCode::p => jcc::<11>,
+        ConditionCode::np => jcc::<12>,
+        ConditionCode::l => jcc::<13>,
+        ConditionCode::ge => jcc::<14>,
+        ConditionCode::le => jcc::<15>,
+        ConditionCode::g => jcc::<16>,
+        ConditionCode::None => return None,
+    })
 }
 
 const fn writes(op: u8) -> bool {
@@ -94,7 +197,7 @@ fn alu_rr<const OP: u8, const W: u32>(core: &mut Core, i: &Instruction) -> Resul
 
 fn alu_ri<const OP: u8, const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     let d = i.op0_register();
-    let imm = i.immediate(1) & (u64::MAX >> (64 - W));
+    let imm = imm1(i) & (u64::MAX >> (64 - W));
     let r = alu::compute::<OP>(core, W, get::<W>(core, d), imm);
     if writes(OP) {
         set::<W>(core, d, r);
@@ -145,7 +248,7 @@ fn alu_mi<const OP: u8, const W: u32, const EA: u8>(
         core.probe_write(addr, u64::from(W / 8))?;
     }
     let a = load::<W>(core, addr)?;
-    let b = i.immediate(1) & (u64::MAX >> (64 - W));
+    let b = imm1(i) & (u64::MAX >> (64 - W));
     let saved = core.flags;
     let r = alu::compute::<OP>(core, W, a, b);
     if writes(OP) {
@@ -164,7 +267,7 @@ fn mov_rr<const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 fn mov_ri<const W: u32>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    set::<W>(core, i.op0_register(), i.immediate(1));
+    set::<W>(core, i.op0_register(), imm1(i));
     Ok(())
 }
 
@@ -180,11 +283,26 @@ fn mov_mr<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Resul
 }
 
 fn mov_mi<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    store::<W>(core, ea::<EA>(core, i), i.immediate(1))
+    let imm = match W {
+        8 => u64::from(i.immediate8()),
+        16 => u64::from(i.immediate16()),
+        32 => u64::from(i.immediate32()),
+        _ => i.immediate32to64() as u64,
+    };
+    store::<W>(core, ea::<EA>(core, i), imm)
 }
 
 fn lea<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    let a = ea::<EA>(core, i);
+    // lea accesses no memory: compute the address without the #SS bookkeeping.
+    let base = match i.memory_base() {
+        Register::None => 0,
+        b => core.gpr[gpr::<64>(b)],
+    };
+    let mut a = base.wrapping_add(i.memory_displacement64());
+    if EA == EA_BASE_INDEX {
+        let index = core.gpr[gpr::<64>(i.memory_index())];
+        a = a.wrapping_add(index << i.memory_index_scale().trailing_zeros());
+    }
     set::<W>(core, i.op0_register(), a);
     Ok(())
 }
@@ -233,12 +351,12 @@ fn ea_shape(i: &Instruction) -> Option<u8> {
     let is_q = |r: Register| r.is_gpr64();
     // CS/DS/ES/SS overrides are ignored in 64-bit mode; FS/GS add a base.
     let seg_ok = !matches!(i.memory_segment(), Register::FS | Register::GS);
-    if !seg_ok || !is_q(i.memory_base()) {
+    if !seg_ok {
         return None;
     }
-    match i.memory_index() {
-        Register::None => Some(EA_BASE),
-        r if is_q(r) => Some(EA_BASE_INDEX),
+    match (i.memory_base(), i.memory_index()) {
+        (b, Register::None) if is_q(b) => Some(EA_BASE),
+        (b, x) if is_q(x) && (is_q(b) || b == Register::None) => Some(EA_BASE_INDEX),
         _ => None,
     }
 }
@@ -287,6 +405,17 @@ macro_rules! by_width_ea {
     };
 }
 
+macro_rules! by_narrow_ea {
+    ($w:expr, $ea:expr, $f:ident :: < $($g:tt),* >) => {
+        match ($w, $ea) {
+            (8, EA_BASE) => $f::<$($g,)* 8, EA_BASE> as Handler,
+            (8, _) => $f::<$($g,)* 8, EA_BASE_INDEX> as Handler,
+            (_, EA_BASE) => $f::<$($g,)* 16, EA_BASE> as Handler,
+            (_, _) => $f::<$($g,)* 16, EA_BASE_INDEX> as Handler,
+        }
+    };
+}
+
 fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
     let k1 = i.op1_kind();
     if i.op0_kind() == OpKind::Register {
@@ -311,12 +440,19 @@ fn alu_handler<const OP: u8>(i: &Instruction) -> Option<Handler> {
     if i.op0_kind() != OpKind::Memory || i.has_lock_prefix() {
         return None;
     }
-    let w = match i.memory_size().size() {
-        8 => 64,
-        4 => 32,
-        _ => return None,
-    };
+    let w = (i.memory_size().size() * 8) as u32;
     let s = ea_shape(i)?;
+    if matches!(w, 8 | 16) {
+        // Byte and word memory operands with an immediate (no 8-bit register rules involved).
+        let imm = matches!(
+            k1,
+            OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate8to16
+        );
+        return imm.then_some(by_narrow_ea!(w, s, alu_mi::<OP>));
+    }
+    if !matches!(w, 32 | 64) {
+        return None;
+    }
     Some(match k1 {
         OpKind::Register if width_of_reg(i.op1_register()) == Some(w) => {
             by_width_ea!(w, s, alu_mr::<OP>)
@@ -359,6 +495,16 @@ fn mov_handler(i: &Instruction) -> Option<Handler> {
             };
             let s = ea_shape(i)?;
             Some(by_width_ea!(w, s, mov_mi))
+        }
+        (OpKind::Memory, OpKind::Immediate8 | OpKind::Immediate16) => {
+            let w = (i.memory_size().size() * 8) as u32;
+            let s = ea_shape(i)?;
+            Some(match (w, s) {
+                (8, EA_BASE) => mov_mi::<8, EA_BASE> as Handler,
+                (8, _) => mov_mi::<8, EA_BASE_INDEX> as Handler,
+                (_, EA_BASE) => mov_mi::<16, EA_BASE> as Handler,
+                (_, _) => mov_mi::<16, EA_BASE_INDEX> as Handler,
+            })
         }
         _ => None,
     }
@@ -405,6 +551,14 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
             })
         }
         Mnemonic::Push if i.code() == Code::Push_r64 => Some(push_r64),
+        _ if i.is_jcc_short_or_near() => jcc_handler(i),
+        Mnemonic::Jmp if i.code() == Code::Jmp_rm64 => match i.op0_kind() {
+            OpKind::Register => Some(jmp_r64),
+            _ => Some(match ea_shape(i)? {
+                EA_BASE => jmp_m64::<EA_BASE> as Handler,
+                _ => jmp_m64::<EA_BASE_INDEX> as Handler,
+            }),
+        },
         Mnemonic::Pop if i.code() == Code::Pop_r64 => Some(pop_r64),
         _ => None,
     }

@@ -21,18 +21,26 @@ pub mod fast;
 pub mod flagops;
 #[cfg(test)]
 pub(crate) mod int_a_testutil;
+#[cfg(test)]
+pub(crate) mod int_b_testutil;
 pub mod misc;
+pub mod mmx;
 pub mod mov;
 pub mod muldiv;
 pub mod privileged;
 pub mod shift;
 pub mod sse42_string;
 pub mod sse4_int;
+pub mod sse4_int_shuffle;
 pub mod sse_common;
 pub mod sse_convert;
 pub mod sse_float;
 pub mod sse_fp;
 pub mod sse_int;
+pub mod sse_int_lanes;
+#[cfg(test)]
+pub mod sse_int_oracle;
+pub mod sse_int_shuffle;
 pub mod sse_move;
 pub mod sse_shuffle;
 pub mod stack;
@@ -50,7 +58,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         return invalid;
     }
     // Most frequent families first: resolution happens once per decode.
-    let families: [fn(&Instruction) -> Option<Handler>; 24] = [
+    let families: [fn(&Instruction) -> Option<Handler>; 25] = [
         fast::resolve,
         mov::resolve,
         alu::resolve,
@@ -74,6 +82,7 @@ pub fn resolve(insn: &Instruction) -> Handler {
         sse_shuffle::resolve,
         sse4_int::resolve,
         sse42_string::resolve,
+        mmx::resolve,
         x87::resolve,
     ];
     families

@@ -36,6 +36,11 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         Mnemonic::Stac => stac_clac::<true>,
         Mnemonic::Clac => stac_clac::<false>,
         Mnemonic::Wbinvd | Mnemonic::Invd => cpl0_nop,
+        Mnemonic::Lmsw => lmsw,
+        Mnemonic::Clts => clts,
+        Mnemonic::Lldt => lldt,
+        Mnemonic::Insb | Mnemonic::Insw | Mnemonic::Insd => ins,
+        Mnemonic::Outsb | Mnemonic::Outsw | Mnemonic::Outsd => outs,
         _ => return None,
     })
 }
@@ -78,7 +83,7 @@ fn mov_from_cr(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 }
 
 /// CR4 bits this CPU implements.
-const CR4_SUPPORTED: u64 = cr4::PSE
+pub(crate) const CR4_SUPPORTED: u64 = cr4::PSE
     | cr4::PAE
     | cr4::PGE
     | cr4::OSFXSR
@@ -121,6 +126,101 @@ fn mov_to_cr(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
         _ => return core.ud(),
     }
     Ok(())
+}
+
+/// LMSW: loads CR0 bits 3:0 (PE, MP, EM, TS); it can set PE but never clear it.
+fn lmsw(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    require_cpl0(core)?;
+    let v = core.read_op(i, 0)? & 0xf;
+    let old = core.mmu.cr0();
+    let new = (old & !0xe) | (v & 0xe) | (old & cr0::PE) | (v & cr0::PE);
+    core.mmu.set_cr0(new);
+    Ok(())
+}
+
+/// CLTS: clears CR0.TS.
+fn clts(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    require_cpl0(core)?;
+    let v = core.mmu.cr0() & !cr0::TS;
+    core.mmu.set_cr0(v);
+    Ok(())
+}
+
+/// LLDT: only the null selector is supported (this CPU has no LDT use);
+/// anything else is #GP(selector).
+fn lldt(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    require_cpl0(core)?;
+    let sel = core.read_op(i, 0)? as u16;
+    if sel & !3 != 0 {
+        return Err(Stop::Fault(Exception::GeneralProtection(u32::from(
+            sel & !3,
+        ))));
+    }
+    core.sys.ldtr = 0;
+    Ok(())
+}
+
+/// Element size of a string I/O instruction.
+fn io_string_size(i: &Instruction) -> u8 {
+    match i.mnemonic() {
+        Mnemonic::Insb | Mnemonic::Outsb => 1,
+        Mnemonic::Insw | Mnemonic::Outsw => 2,
+        _ => 4,
+    }
+}
+
+/// INS/OUTS with an optional rep prefix: one port access per element,
+/// RCX/RSI/RDI updated per element so a fault leaves a resumable state
+/// (with a 0x67 prefix, ECX/ESI/EDI: 32-bit writes zero-extend).
+fn string_io<const OUT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    io_allowed(core)?;
+    let size = io_string_size(i);
+    let addr32 = matches!(i.op0_kind(), OpKind::MemorySegEDI)
+        || matches!(i.op1_kind(), OpKind::MemorySegESI);
+    let rep = i.has_rep_prefix() || i.has_repne_prefix();
+    let step = if core.flags.df() {
+        0u64.wrapping_sub(u64::from(size))
+    } else {
+        u64::from(size)
+    };
+    let mask = if addr32 { 0xffff_ffff } else { u64::MAX };
+    let port = core.gpr[2] as u16;
+    loop {
+        if rep && core.gpr[1] & mask == 0 {
+            return Ok(());
+        }
+        let reg = if OUT { 6 } else { 7 };
+        let mut addr = core.gpr[reg] & mask;
+        if OUT {
+            addr = match i.memory_segment() {
+                Register::FS => addr.wrapping_add(core.seg.fs_base),
+                Register::GS => addr.wrapping_add(core.seg.gs_base),
+                _ => addr,
+            };
+            let v = core.read_sized(addr, usize::from(size))? as u32;
+            if core.io.port_out(port, size, v, &mut core.ram) == PortWrite::Stop {
+                core.gpr[reg] = core.gpr[reg].wrapping_add(step) & mask;
+                return Err(Stop::Io);
+            }
+        } else {
+            core.probe_write(addr, u64::from(size))?;
+            let v = core.io.port_in(port, size, &mut core.ram);
+            core.write_sized(addr, usize::from(size), u64::from(v))?;
+        }
+        core.gpr[reg] = core.gpr[reg].wrapping_add(step) & mask;
+        if !rep {
+            return Ok(());
+        }
+        core.gpr[1] = core.gpr[1].wrapping_sub(1) & mask;
+    }
+}
+
+fn ins(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    string_io::<false>(core, i)
+}
+
+fn outs(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    string_io::<true>(core, i)
 }
 
 fn rdmsr(core: &mut Core, _: &Instruction) -> Result<(), Stop> {

@@ -2,7 +2,7 @@
 //! cvt(t)sd2si (integer indefinite with IE on NaN and overflow),
 //! cvtss2sd/cvtsd2ss, cvtps2pd/cvtpd2ps, cvtdq2ps/cvt(t)ps2dq and
 //! cvtdq2pd/cvt(t)pd2dq. The MMX-operand forms (cvtpi2ps, cvtps2pi, ...)
-//! are not resolved here and stay #UD: MMX is not implemented.
+//! live in `mmx::ext`.
 
 use iced_x86::{Instruction, Mnemonic, OpKind};
 

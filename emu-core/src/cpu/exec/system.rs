@@ -15,6 +15,10 @@ use crate::mmu::efer;
 pub fn resolve(i: &Instruction) -> Option<Handler> {
     Some(match i.mnemonic() {
         Mnemonic::Nop | Mnemonic::Pause | Mnemonic::Endbr64 | Mnemonic::Endbr32 => nop,
+        // CET's rdssp lives in the reserved-NOP space (0F 1E): without CET
+        // (not advertised) it executes as a NOP and leaves its register
+        // unchanged, which is how libgcc's unwinder detects "no shadow stack".
+        Mnemonic::Rdsspd | Mnemonic::Rdsspq => nop,
         Mnemonic::Prefetchnta
         | Mnemonic::Prefetcht0
         | Mnemonic::Prefetcht1

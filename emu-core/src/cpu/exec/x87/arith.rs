@@ -116,9 +116,11 @@ pub(crate) fn mem_operand(core: &mut Core, i: &Instruction) -> Result<(F80, bool
 }
 
 /// Adds the denormal-operand exception of a memory source to `r` unless a higher-priority
-/// exception (invalid, zero divide) was raised; an unmasked #D suppresses the operation.
-pub(crate) fn with_source_denormal(r: Res<F80>, denormal: bool) -> Res<F80> {
-    if !denormal || r.flags.has(Flags::IE | Flags::ZE) {
+/// condition holds: an invalid operation or zero divide, or a NaN register operand `other` (a
+/// QNaN operand takes precedence over #D, SDM Vol. 1 §4.9.2); an unmasked #D suppresses the
+/// operation.
+pub(crate) fn with_source_denormal(r: Res<F80>, denormal: bool, other: F80) -> Res<F80> {
+    if !denormal || other.is_nan() || r.flags.has(Flags::IE | Flags::ZE) {
         return r;
     }
     Res::new(r.value, Flags(r.flags.0 | Flags::DE))
@@ -132,11 +134,14 @@ fn arith_mem<const OP: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop>
         return Ok(());
     }
     let ctl = core.fpu.ctl();
-    if denormal && !ctl.masked(Flags(Flags::DE)) && !core.fpu.st(0).is_nan() {
-        core.fpu.report(Flags(Flags::DE), 0);
+    let st0 = core.fpu.st(0);
+    let r = with_source_denormal(apply(OP, st0, v, ctl), denormal, st0);
+    if denormal && r.flags.has(Flags::DE) && !ctl.masked(Flags(Flags::DE)) {
+        // An unmasked #D of the source (no invalid operation, zero divide or NaN register
+        // operand first) suppresses the operation: only DE is reported, and C1 cleared.
+        core.fpu.report(Flags(Flags::DE), Flags::C1);
         return Ok(());
     }
-    let r = with_source_denormal(apply(OP, core.fpu.st(0), v, ctl), denormal);
     commit(core, 0, r, false);
     Ok(())
 }
@@ -211,7 +216,9 @@ fn remainder(
     }
     let (a, b) = (fpu.st(0), fpu.st(1));
     let r = f(a, b, fpu.ctl());
-    let no_quotient = r.flags.has(Flags::IE) || a.is_nan() || b.is_nan();
+    // An unmasked denormal operand suppresses the operation like an invalid one.
+    let no_quotient =
+        r.flags.has(Flags::IE) || a.is_nan() || b.is_nan() || !writes_reg(fpu.ctl(), r.flags);
     fpu.report(
         r.flags,
         if no_quotient {

@@ -4,6 +4,7 @@
 
 use iced_x86::{Instruction, MemorySize, Mnemonic};
 
+use super::load_store::probe_store;
 use super::{nm_check, BUSY, ES, SF, X87};
 use crate::cpu::core::Core;
 use crate::cpu::exception::{Exception, Stop};
@@ -33,7 +34,9 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         Frstor => frstor,
         Fnop => fnop,
         Wait => fwait,
-        Fndisi | Fneni | Fnsetpm | Fdisi | Feni | Fsetpm => fwait,
+        // 8087/80287 leftovers: no-ops on later FPUs (the waiting forms wait first).
+        Fndisi | Fneni | Fnsetpm => fnop_legacy,
+        Fdisi | Feni | Fsetpm => fwait,
         Fxsave | Fxsave64 => fxsave,
         Fxrstor | Fxrstor64 => fxrstor,
         _ => return None,
@@ -110,6 +113,12 @@ fn fninit<const WAIT: bool>(core: &mut Core, _: &Instruction) -> Result<(), Stop
 
 fn fnop(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     super::enter(core, i)
+}
+
+/// FNENI, FNDISI, FNSETPM (DB E0, DB E1, DB E4): no-ops that do not check for pending
+/// exceptions (SDM Vol. 1 §8.3.1 lists them as 8087/80287-only).
+fn fnop_legacy(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
+    nm_check(core)
 }
 
 fn fwait(core: &mut Core, _: &Instruction) -> Result<(), Stop> {
@@ -237,14 +246,40 @@ fn load_env(f: &mut Fpu, b: &[u8], len: usize) {
     f.sync_es();
 }
 
+/// The order in which the host accesses an environment (`env_len` bytes) or state image
+/// (`len` bytes) at `addr` (FLDENV/FNSTENV/FRSTOR/FNSAVE): its first field (FCW, a word in
+/// the 16-bit format and a doubleword in the 32-bit one), then its last byte, then the rest; a
+/// fault reports the first inaccessible byte of the first field, else the last byte.
+fn check_image(
+    core: &mut Core,
+    addr: u64,
+    env_len: usize,
+    len: usize,
+    write: bool,
+) -> Result<(), Stop> {
+    let first = if env_len == 14 { 2 } else { 4 };
+    let last = addr.wrapping_add(len as u64 - 1);
+    if write {
+        probe_store(core, addr, first)?;
+        core.probe_write(last, 1)?;
+    } else {
+        let mut b = [0u8; 4];
+        core.read_slice(addr, &mut b[..first])?;
+        core.read_u8(last)?;
+    }
+    Ok(())
+}
+
 fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     nm_check(core)?;
     if WAIT {
         wait_check(core)?;
     }
     let len = env_len(i);
+    let addr = core.ea(i);
+    check_image(core, addr, len, len, true)?;
     let img = env_image(core, len);
-    core.write_slice(core.ea(i), &img[..len])?;
+    core.write_slice(addr, &img[..len])?;
     // FNSTENV masks all floating-point exceptions after saving.
     core.fpu.fcw |= Flags::EXCEPTIONS;
     core.fpu.sync_es();
@@ -253,9 +288,12 @@ fn fnstenv<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Sto
 
 fn fldenv(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     nm_check(core)?;
+    wait_check(core)?;
     let len = env_len(i);
+    let addr = core.ea(i);
+    check_image(core, addr, len, len, false)?;
     let mut b = [0u8; 28];
-    core.read_slice(core.ea(i), &mut b[..len])?;
+    core.read_slice(addr, &mut b[..len])?;
     load_env(&mut core.fpu, &b, len);
     Ok(())
 }
@@ -266,13 +304,15 @@ fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
         wait_check(core)?;
     }
     let len = env_len(i);
+    let addr = core.ea(i);
+    check_image(core, addr, len, len + 80, true)?;
     let mut img = [0u8; 108];
     img[..len].copy_from_slice(&env_image(core, len)[..len]);
     for r in 0..8 {
         let o = len + 10 * r;
         img[o..o + 10].copy_from_slice(&core.fpu.st(r).to_bytes());
     }
-    core.write_slice(core.ea(i), &img[..len + 80])?;
+    core.write_slice(addr, &img[..len + 80])?;
     let regs = core.fpu.regs;
     core.fpu = Fpu {
         regs,
@@ -283,9 +323,12 @@ fn fnsave<const WAIT: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 
 fn frstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     nm_check(core)?;
+    wait_check(core)?;
     let len = env_len(i);
+    let addr = core.ea(i);
+    check_image(core, addr, len, len + 80, false)?;
     let mut img = [0u8; 108];
-    core.read_slice(core.ea(i), &mut img[..len + 80])?;
+    core.read_slice(addr, &mut img[..len + 80])?;
     // Registers are in stack order relative to the TOP being loaded.
     let top = usize::from(
         (u16::from_le_bytes([
@@ -307,12 +350,31 @@ fn frstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 /// Bytes of the FXSAVE image the processor writes (464..511 belong to software).
 const FXSAVE_WRITTEN: usize = 416;
 
-fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    nm_check(core)?;
-    let addr = core.ea(i);
+/// The checks of FXSAVE/FXRSTOR before any access, in the host's order: a non-canonical
+/// address (#GP(0), or #SS(0) when RSP/RBP-based) before misalignment (#GP(0)), then the last
+/// byte of the 512-byte area and then its first byte (the area spans at most two pages).
+fn check_fx_area(core: &mut Core, addr: u64, write: bool) -> Result<(), Stop> {
+    if ((addr as i64) << 16 >> 16) as u64 != addr {
+        // The access faults in translation, with the error the addressing mode calls for.
+        core.read_u8(addr)?;
+    }
     if addr & 15 != 0 {
         return Err(Stop::Fault(Exception::GeneralProtection(0)));
     }
+    for a in [addr.wrapping_add(511), addr] {
+        if write {
+            core.probe_write(a, 1)?;
+        } else {
+            core.read_u8(a)?;
+        }
+    }
+    Ok(())
+}
+
+fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+    nm_check(core)?;
+    let addr = core.ea(i);
+    check_fx_area(core, addr, true)?;
     // As on the (AMD) host, the last-instruction pointers and opcode are saved only while an
     // unmasked exception is pending (ES set); otherwise they are stored as zero.
     let mut f = core.fpu;
@@ -329,9 +391,7 @@ fn fxsave(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 fn fxrstor(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     nm_check(core)?;
     let addr = core.ea(i);
-    if addr & 15 != 0 {
-        return Err(Stop::Fault(Exception::GeneralProtection(0)));
-    }
+    check_fx_area(core, addr, false)?;
     let mut img = [0u8; 512];
     core.read_slice(addr, &mut img)?;
     let (mut f, mut mxcsr, mut xmm) = (core.fpu, core.mxcsr, core.xmm);

@@ -27,8 +27,9 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
         Fst if mem => fst_mem::<false>,
         Fstp if i.code() == Code::Fstp_m80fp => fstp_m80,
         Fstp if mem => fst_mem::<true>,
-        Fst => fst_st::<false>,
-        Fstp | Fstpnce => fst_st::<true>,
+        Fst => fst_st::<false, false>,
+        Fstp => fst_st::<true, false>,
+        Fstpnce => fst_st::<true, true>,
         Fist => fist::<false, false>,
         Fistp => fist::<true, false>,
         Fisttp => fist::<true, true>,
@@ -92,7 +93,9 @@ fn fld_mem(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
         return Ok(());
     }
     core.fpu.report(r.flags, Flags::C1);
-    if ctl.masked(r.flags) {
+    // As on the host, an unmasked denormal-operand exception does not suppress the load (an
+    // unmasked invalid operation, from an SNaN, does).
+    if ctl.masked(Flags(r.flags.0 & Flags::IE)) {
         core.fpu.push(r.value);
     }
     Ok(())
@@ -124,10 +127,18 @@ fn fbld(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     Ok(())
 }
 
-fn fst_st<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
+/// FST/FSTP ST(i); `NCE` is FSTPNCE ST(i) (D9 D8+i, an undocumented alias of FSTP ST(i)) on
+/// which, as on the host, an empty ST(0) is not a stack fault: nothing is copied, C1 is cleared
+/// and the stack is popped.
+fn fst_st<const POP: bool, const NCE: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     enter(core, i)?;
     let d = st_reg(i.op0_register());
     let fpu = &mut core.fpu;
+    if NCE && fpu.is_empty(0) {
+        fpu.report(Flags::NONE, Flags::C1);
+        fpu.pop();
+        return Ok(());
+    }
     if fpu.is_empty(0) {
         if fpu.stack_fault(false) {
             fpu.set_st(d, F80::INDEFINITE);
@@ -143,6 +154,14 @@ fn fst_st<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop>
     if POP {
         fpu.pop();
     }
+    Ok(())
+}
+
+/// Checks that the `len`-byte memory destination at `addr` is writable before anything is
+/// computed: the host raises the page fault even when an unmasked exception would suppress the
+/// store. A fault is reported at the first inaccessible byte.
+pub(crate) fn probe_store(core: &mut Core, addr: u64, len: usize) -> Result<(), Stop> {
+    core.probe_write(addr, len as u64)?;
     Ok(())
 }
 
@@ -189,6 +208,7 @@ fn fst_mem<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
     enter(core, i)?;
     let single = i.memory_size() == MemorySize::Float32;
     let len = if single { 4 } else { 8 };
+    probe_store(core, core.ea(i), len)?;
     if core.fpu.is_empty(0) {
         let indef = if single {
             0xFFC0_0000
@@ -214,6 +234,7 @@ fn fst_mem<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop
 
 fn fstp_m80(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     enter(core, i)?;
+    probe_store(core, core.ea(i), 10)?;
     if core.fpu.is_empty(0) {
         return store_underflow::<true>(core, i, F80::INDEFINITE.to_bytes(), 10);
     }
@@ -224,6 +245,7 @@ fn fstp_m80(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 fn fist<const POP: bool, const TRUNC: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     enter(core, i)?;
     let len = i.memory_size().size();
+    probe_store(core, core.ea(i), len)?;
     let bits = (len * 8) as u32;
     let indefinite = widen_bytes((i64::MIN >> (64 - bits)) as u64);
     if core.fpu.is_empty(0) {
@@ -247,6 +269,7 @@ fn fist<const POP: bool, const TRUNC: bool>(core: &mut Core, i: &Instruction) ->
 
 fn fbstp(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     enter(core, i)?;
+    probe_store(core, core.ea(i), 10)?;
     if core.fpu.is_empty(0) {
         return store_underflow::<true>(core, i, BCD_INDEFINITE, 10);
     }
@@ -324,6 +347,8 @@ fn fcmov(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     Ok(())
 }
 
+/// FFREE ST(i), and FFREEP ST(i) (DF C0+i, undocumented: FFREE then pop, which also tags ST(0)
+/// empty).
 fn ffree<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     enter(core, i)?;
     let p = core.fpu.phys(st_reg(i.op0_register()));
@@ -331,7 +356,7 @@ fn ffree<const POP: bool>(core: &mut Core, i: &Instruction) -> Result<(), Stop> 
     // The host clears C1 (the SDM leaves the condition codes undefined).
     core.fpu.fsw &= !Flags::C1;
     if POP {
-        core.fpu.rotate_top(1);
+        core.fpu.pop();
     }
     Ok(())
 }

@@ -26,16 +26,23 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
     })
 }
 
-/// ST(0) <- f(ST(0)) for FSIN/FCOS/F2XM1, with C2 (and C1) from the result.
-fn trig(core: &mut Core, i: &Instruction, f: fn(F80, Control) -> Res<F80>) -> Result<(), Stop> {
+/// ST(0) <- f(ST(0)) for FSIN/FCOS (`cc` = C1 | C2: C2 reports an out-of-range operand and is
+/// cleared on a stack fault too) and F2XM1 (`cc` = C1: the host keeps C2).
+fn trig(
+    core: &mut Core,
+    i: &Instruction,
+    f: fn(F80, Control) -> Res<F80>,
+    cc: u16,
+) -> Result<(), Stop> {
     enter(core, i)?;
     if core.fpu.is_empty(0) {
+        core.fpu.fsw &= !(cc & Flags::C2);
         underflow(core, 0, false);
         return Ok(());
     }
     let fpu = &mut core.fpu;
     let r = f(fpu.st(0), fpu.ctl());
-    fpu.report(r.flags, Flags::C1 | Flags::C2);
+    fpu.report(r.flags, cc);
     if !r.flags.has(Flags::C2) && writes_reg(fpu.ctl(), r.flags) {
         fpu.set_st(0, r.value);
     }
@@ -43,18 +50,19 @@ fn trig(core: &mut Core, i: &Instruction, f: fn(F80, Control) -> Res<F80>) -> Re
 }
 
 fn fsin(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    trig(core, i, transcend::sin)
+    trig(core, i, transcend::sin, Flags::C1 | Flags::C2)
 }
 
 fn fcos(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    trig(core, i, transcend::cos)
+    trig(core, i, transcend::cos, Flags::C1 | Flags::C2)
 }
 
 fn f2xm1(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    trig(core, i, transcend::exp2m1)
+    trig(core, i, transcend::exp2m1, Flags::C1)
 }
 
-/// ST(0) <- first, then push second (FSINCOS, FPTAN); stack faults give indefinites.
+/// ST(0) <- first, then push second (FSINCOS, FPTAN); stack faults give indefinites and clear
+/// C2.
 fn two_results(
     core: &mut Core,
     i: &Instruction,
@@ -64,6 +72,7 @@ fn two_results(
     let fpu = &mut core.fpu;
     if fpu.is_empty(0) || !fpu.is_empty(7) {
         let overflow = !fpu.is_empty(0);
+        fpu.fsw &= !Flags::C2;
         if fpu.stack_fault(overflow) {
             fpu.set_st(0, F80::INDEFINITE);
             fpu.push(F80::INDEFINITE);

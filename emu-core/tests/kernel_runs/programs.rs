@@ -387,3 +387,90 @@ fn rust_std_static_program_matches_native() {
     }
     same_as_native(&dir, "rs", &exe, &["x", "yy"], ENV);
 }
+
+const SLEEP: &str = r#"
+#include <poll.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+static double now(clockid_t c) {
+    struct timespec t;
+    clock_gettime(c, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+int main(void) {
+    double m0 = now(CLOCK_MONOTONIC), r0 = now(CLOCK_REALTIME);
+    struct timespec req = {1, 500000000};
+    int rc = nanosleep(&req, 0);
+    double m1 = now(CLOCK_MONOTONIC), r1 = now(CLOCK_REALTIME);
+    printf("nanosleep %d slept %d\n", rc, m1 - m0 >= 1.5 && m1 - m0 < 1.7 && r1 - r0 >= 1.5);
+    usleep(200000);
+    poll(0, 0, 300);
+    double m2 = now(CLOCK_MONOTONIC);
+    printf("usleep+poll %d\n", m2 - m1 >= 0.5 && m2 - m1 < 0.7);
+    struct timespec abs;
+    clock_gettime(CLOCK_MONOTONIC, &abs);
+    abs.tv_sec += 1;
+    printf("abstime %d\n", clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, 0));
+    printf("after %d\n", now(CLOCK_MONOTONIC) - m2 >= 1.0);
+    return 0;
+}
+"#;
+
+#[test]
+fn sleeping_jumps_virtual_time_and_matches_native() {
+    let dir = scratch("sleep");
+    let Some(exe) = compile(&dir, "sleep", SLEEP, &["-static"]) else {
+        return;
+    };
+    let run = same_as_native(&dir, "sleep", &exe, &[], ENV);
+    // Three seconds of sleep cost no instructions: the TSC jumps while halted.
+    assert!(
+        run.instructions < 2_000_000,
+        "{} instructions",
+        run.instructions
+    );
+}
+
+#[test]
+fn a_100_mib_input_file_reads_with_the_default_ram() {
+    let dir = scratch("bigfile");
+    let src = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void) {
+    static unsigned char buf[1 << 20];
+    int fd = open("big.bin", O_RDONLY);
+    struct stat st;
+    fstat(fd, &st);
+    unsigned long sum = 0, total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i += 4096) sum += buf[i];
+        total += n;
+    }
+    printf("size %ld read %lu sum %lu\n", (long)st.st_size, total, sum);
+    return 0;
+}
+"#;
+    let Some(exe) = compile(&dir, "bigfile", src, &["-static"]) else {
+        return;
+    };
+    let big: Vec<u8> = (0..100u32 << 20).map(|i| (i / 4096 % 251) as u8).collect();
+    std::fs::write(dir.join("big.bin"), &big).unwrap();
+    let native = run_native(&exe, "bigfile", &[], ENV, &dir);
+    let program = std::fs::read(&exe).unwrap();
+    let files: &[(&str, &[u8])] = &[("big.bin", &big)];
+    let guest = run_guest_with(
+        "bigfile",
+        &program,
+        &["bigfile"],
+        ENV,
+        boot_info(1),
+        Inputs { files, stdin: b"" },
+    );
+    assert_eq!(guest.outcome, native, "{}", guest.log);
+    eprintln!("100 MiB read: {} instructions", guest.instructions);
+}

@@ -77,6 +77,8 @@ pub enum Errno {
     ENOTEMPTY = 39,
     /// Too many symbolic links encountered.
     ELOOP = 40,
+    /// No data available (no such extended attribute).
+    ENODATA = 61,
     /// Value too large for defined data type.
     EOVERFLOW = 75,
     /// Operation not supported.

@@ -266,6 +266,7 @@ impl<P: Platform> Kernel<P> {
             gs_base: 0,
             rlimits: default_rlimits(),
             start_tsc,
+            personality: 0,
         };
         let std_files = [
             (FileKind::HostIn, oflag::O_RDONLY),

@@ -290,6 +290,8 @@ pub struct Process {
     pub rlimits: [(u64, u64); RLIM_NLIMITS],
     /// TSC when the process started (CPU-time clocks).
     pub start_tsc: u64,
+    /// personality(2) persona.
+    pub personality: u32,
 }
 
 /// Linux's default limits for a process started by init (soft, hard).

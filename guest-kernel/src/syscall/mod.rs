@@ -193,6 +193,22 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_rseq => Err(Errno::ENOSYS),
         SYS_membarrier => Err(Errno::ENOSYS),
         SYS_close_range => fd::close_range(k, a[0], a[1], a[2]),
+        SYS_getxattr | SYS_lgetxattr => {
+            fs::xattr_path(k, a[0], f.rax == SYS_getxattr).and(Err(Errno::ENODATA))
+        }
+        SYS_listxattr | SYS_llistxattr => fs::xattr_path(k, a[0], f.rax == SYS_listxattr),
+        SYS_fgetxattr => k.proc.fds.get(a[0]).and(Err(Errno::ENODATA)),
+        SYS_flistxattr => k.proc.fds.get(a[0]).map(|_| 0),
+        SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr | SYS_removexattr | SYS_lremovexattr
+        | SYS_fremovexattr => Err(Errno::EOPNOTSUPP),
+        SYS_personality => Ok(process::personality(k, a[0])),
+        SYS_wait4 | SYS_waitid => Err(Errno::ECHILD),
+        SYS_sched_getscheduler
+        | SYS_sched_getparam
+        | SYS_sched_setparam
+        | SYS_sched_setscheduler => Ok(0),
+        SYS_sched_get_priority_max | SYS_sched_get_priority_min => Ok(0),
+        SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall | SYS_mlock2 => Ok(0),
         SYS_pipe | SYS_pipe2 => unimplemented(k, f.rax),
         other => unimplemented(k, other),
     };

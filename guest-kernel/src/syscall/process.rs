@@ -419,3 +419,12 @@ pub fn tgkill<P: Platform>(k: &mut Kernel<P>, tgid: u64, tid: u64, signum: u64) 
     }
     Ok(0)
 }
+
+/// personality(2): records the persona (0xffffffff only queries); returns the old one.
+pub fn personality<P: Platform>(k: &mut Kernel<P>, persona: u64) -> u64 {
+    let old = u64::from(k.proc.personality);
+    if persona as u32 != u32::MAX {
+        k.proc.personality = persona as u32;
+    }
+    old
+}

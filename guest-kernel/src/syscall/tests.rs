@@ -531,3 +531,24 @@ fn mutated_programs_fail_to_exec_without_panics_or_leaks() {
         assert_eq!(p.ram.allocated, before, "frames leaked");
     }
 }
+
+#[test]
+fn quiet_answers_for_xattrs_children_and_personality() {
+    let mut r = boot();
+    let path = r.cstr(0, "/etc/hello.txt");
+    let missing = r.cstr(0x100, "/etc/none");
+    assert_eq!(
+        r.sys(SYS_lgetxattr, &[path, r.buf + 0x200, r.buf + 0x300, 16]),
+        -61
+    );
+    assert_eq!(
+        r.sys(SYS_lgetxattr, &[missing, r.buf + 0x200, r.buf + 0x300, 16]),
+        ENOENT
+    );
+    assert_eq!(r.sys(SYS_listxattr, &[path, r.buf + 0x200, 16]), 0);
+    assert_eq!(r.sys(SYS_wait4, &[u64::MAX, 0, 0, 0]), -10, "ECHILD");
+    assert_eq!(r.sys(SYS_personality, &[0xffff_ffff]), 0);
+    assert_eq!(r.sys(SYS_personality, &[0x40_0000]), 0);
+    assert_eq!(r.sys(SYS_personality, &[0xffff_ffff]), 0x40_0000);
+    assert!(!String::from_utf8_lossy(&r.k.p.log).contains("ENOSYS"));
+}

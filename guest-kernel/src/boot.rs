@@ -6,7 +6,7 @@
 //! unpacks the initramfs and loads the first program, and `enter_user` starts it.
 //!
 //! The first program: /init if it exists (the CLI links it to the program), else
-//! argv[0] as a path if it contains a slash, else /bin/argv[0], then /bin/<basename>.
+//! `argv[0]` as a path if it contains a slash, else /bin/`argv[0]`, then /bin/<basename>.
 //! Not found exits 127, not executable 126, with a kernel-log line.
 
 use alloc::vec::Vec;

@@ -160,8 +160,8 @@ fn exec_failure_status(e: Errno) -> u8 {
 
 /// The paths the kernel tries for the first program, in order: /init (Linux's
 /// initramfs convention; `lockstep run` makes it a link to the program, whatever
-/// argv[0] says), then argv[0] as a path if it contains a slash, else /bin/argv[0], and
-/// /bin/ plus argv[0]'s base name.
+/// `argv[0]` says), then `argv[0]` as a path if it contains a slash, else /bin/`argv[0]`, and
+/// /bin/ plus `argv[0]`'s base name.
 pub fn first_program_candidates(argv0: &[u8]) -> Vec<Vec<u8>> {
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let mut bin = b"/bin/".to_vec();

@@ -4,7 +4,7 @@
 //! ```text
 //! stack_top      8 zero bytes
 //!                the AT_EXECFN string
-//!                environment strings (envp[0] lowest), argument strings (argv[0] lowest)
+//!                environment strings (`envp[0]` lowest), argument strings (`argv[0]` lowest)
 //! arg_start      ... arch_align_stack: minus a random shift (< 8 KiB), 16-aligned
 //!                "x86_64\0" (AT_PLATFORM)
 //!                16 random bytes (AT_RANDOM)
@@ -125,7 +125,7 @@ pub struct StackImage {
     pub bytes: Vec<u8>,
     /// The auxv pairs as placed (for /proc/self/auxv), AT_NULL included.
     pub auxv: Vec<(u64, u64)>,
-    /// Address of argv[0]'s string (mm->arg_start).
+    /// Address of `argv[0]`'s string (mm->arg_start).
     pub arg_start: u64,
     /// Address after the last argument string (mm->arg_end = env_start).
     pub arg_end: u64,
@@ -244,8 +244,8 @@ mod tests {
             .collect()
     }
 
-    /// Linux 6.18 with `env -i A=1 setarch -R ./maps_static` on the host: argv[0] at
-    /// 0x7fffffffefd8, envp[0] at ..efe6, AT_EXECFN at ..efea, AT_PLATFORM at ..efc9,
+    /// Linux 6.18 with `env -i A=1 setarch -R ./maps_static` on the host: `argv[0]` at
+    /// 0x7fffffffefd8, `envp[0]` at ..efe6, AT_EXECFN at ..efea, AT_PLATFORM at ..efc9,
     /// AT_RANDOM at ..efb9, argv at 0x7fffffffee28 with 23 auxv pairs (vDSO and rseq
     /// included). Same inputs here give the same addresses.
     #[test]

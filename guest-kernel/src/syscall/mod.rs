@@ -73,7 +73,6 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, f: &mut TrapFrame) -> Flow {
         SYS_dup2 => fd::dup2(k, a[0], a[1]),
         SYS_nanosleep => time::nanosleep(k, a[0], a[1]),
         SYS_getitimer => process::getitimer(k, a[0], a[1]),
-        SYS_alarm => Ok(0),
         SYS_getpid => Ok(u64::from(k.proc.pid)),
         SYS_sendfile => io::sendfile(k, a[0], a[1], a[2], a[3]),
         SYS_exit | SYS_exit_group => {

@@ -73,13 +73,11 @@ fn compare(name: &str, args: &[&str], env: &[(&str, &str)], opts: &[&str]) -> Op
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn hello() {
     compare("hello", &[], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn args_and_default_environment() {
     compare(
         "args",
@@ -90,7 +88,6 @@ fn args_and_default_environment() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn args_with_custom_environment_and_argv0() {
     // The native side's `Command` passes variables sorted by name, so the
     // guest gets them in that order too (lockstep keeps the order given).
@@ -105,38 +102,32 @@ fn args_with_custom_environment_and_argv0() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn file_io_in_tmp() {
     compare("fileio", &[], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn malloc_churn_with_brk_and_mmap() {
     compare("malloc", &[], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn printf_of_double_and_long_double() {
     compare("float", &[], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn qsort_and_bsearch() {
     compare("qsort", &[], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn rust_std_static_pie() {
     compare("std_tour", &[], &DEFAULT_ENV, &[]);
     compare("std_tour", &["x"], &DEFAULT_ENV, &[]);
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn sigsegv_is_128_plus_11_with_a_report() {
     let Some(out) = compare("segv", &[], &DEFAULT_ENV, &[]) else {
         return;
@@ -149,7 +140,6 @@ fn sigsegv_is_128_plus_11_with_a_report() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn files_given_with_file_and_dir_are_readable() {
     let dir = scratch("programs-files");
     let data = write_file(&dir, "in.txt", b"12345\n");
@@ -169,7 +159,6 @@ fn files_given_with_file_and_dir_are_readable() {
 }
 
 #[test]
-#[ignore = "needs the guest kernel's syscalls (issue 3)"]
 fn same_run_twice_is_identical() {
     let Some(path) = test_programs::path("malloc") else {
         return;

@@ -51,6 +51,10 @@ pub mod leaf7_ebx {
     pub const BMI2: u32 = 1 << 8;
     /// ADX (adcx, adox).
     pub const ADX: u32 = 1 << 19;
+    /// Supervisor-mode execution prevention (CR4.SMEP).
+    pub const SMEP: u32 = 1 << 7;
+    /// Supervisor-mode access prevention (CR4.SMAP, stac/clac).
+    pub const SMAP: u32 = 1 << 20;
 }
 
 /// Feature bits of leaf 0x8000_0001 ECX.
@@ -97,7 +101,8 @@ pub const LEAF1_ECX: u32 = leaf1_ecx::SSE3
     | leaf1_ecx::MOVBE
     | leaf1_ecx::POPCNT;
 /// Leaf 7 EBX as advertised.
-pub const LEAF7_EBX: u32 = leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX;
+pub const LEAF7_EBX: u32 =
+    leaf7_ebx::BMI1 | leaf7_ebx::BMI2 | leaf7_ebx::ADX | leaf7_ebx::SMEP | leaf7_ebx::SMAP;
 /// Leaf 0x8000_0001 ECX as advertised.
 pub const EXT1_ECX: u32 = ext1_ecx::LAHF_LM | ext1_ecx::ABM;
 /// Leaf 0x8000_0001 EDX as advertised.

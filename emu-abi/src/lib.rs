@@ -19,6 +19,7 @@ pub mod hostio;
 pub mod identity;
 pub mod layout;
 pub mod ports;
+pub mod signals;
 pub mod timekeeping;
 pub mod vvar;
 

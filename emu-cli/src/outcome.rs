@@ -37,43 +37,10 @@ pub struct Context<'a> {
 /// Linux's name of signal `n` on x86-64 (signal(7); 32 and 33 are glibc's
 /// internal real-time signals, numbered from the kernel's SIGRTMIN).
 pub fn signal_name(n: u8) -> String {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match n {
-        1..=31 => NAMES[usize::from(n - 1)].to_string(),
-        32 => "SIGRTMIN".to_string(),
-        33..=64 => format!("SIGRTMIN+{}", n - 32),
+    match (n, emu_abi::signals::name(n)) {
+        (_, Some(name)) => name.to_string(),
+        (32, None) => "SIGRTMIN".to_string(),
+        (33..=64, None) => format!("SIGRTMIN+{}", n - 32),
         _ => format!("signal {n}"),
     }
 }

@@ -136,14 +136,6 @@ impl DecodeCache {
         }
     }
 
-    /// The first `min(len, budget)` ops of block `idx`.
-    #[inline(always)]
-    pub fn block_ops(&self, idx: u32, budget: u64) -> Option<&[Op]> {
-        let b = self.blocks.get(idx as usize)?;
-        let n = (b.len as u64).min(budget) as usize;
-        self.ops.get(b.start as usize..b.start as usize + n)
-    }
-
     /// Records that block `next` (at `rip`) followed block `prev`.
     #[inline]
     pub fn link(&mut self, prev: u32, rip: u64, next: u32, key: u64) {

@@ -354,42 +354,16 @@ impl Cpu {
             if budget == 0 {
                 return Exit::InstructionLimit;
             }
-            let rip = self.core.rip;
-            let key = self.cache.link_key(&self.core);
-            let idx = match self.cache.linked(prev, rip, key) {
-                Some(idx) => idx,
-                None => match self.cache.block_at(&mut self.core) {
-                    Ok(idx) => {
-                        let key = self.cache.link_key(&self.core);
-                        self.cache.link(prev, rip, idx, key);
-                        idx
-                    }
-                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
-                        Some(exit) => return exit,
-                        None => continue,
-                    },
-                },
+            let idx = match self.next_block(prev) {
+                Ok(idx) => idx,
+                Err(Some(exit)) => return exit,
+                Err(None) => continue,
             };
             prev = idx;
-            let Some(ops) = self.cache.block_ops(idx, budget) else {
-                return Exit::InstructionLimit;
-            };
-            for op in ops {
-                self.core.rip = op.insn.next_ip();
-                if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
-                    match self.stop_exit(stop, op.insn.ip()) {
-                        Some(exit) => return exit,
-                        None => break,
-                    }
-                }
-                self.core.icount += 1;
-                if self.core.end_block {
-                    self.core.end_block = false;
-                    if let Some(hit) = self.core.watch_hit.take() {
-                        return Exit::Watchpoint(hit);
-                    }
-                    break;
-                }
+            let b = &self.cache.blocks[idx as usize];
+            let (start, n) = (b.start as usize, u64::from(b.len).min(budget) as usize);
+            if let Some(exit) = self.execute(start, n) {
+                return exit;
             }
         }
     }
@@ -431,22 +405,10 @@ impl Cpu {
                 }
                 continue;
             }
-            let rip = self.core.rip;
-            let key = self.cache.link_key(&self.core);
-            let idx = match self.cache.linked(prev, rip, key) {
-                Some(idx) => idx,
-                None => match self.cache.block_at(&mut self.core) {
-                    Ok(idx) => {
-                        // Decoding may have cleared the cache: recompute the key.
-                        let key = self.cache.link_key(&self.core);
-                        self.cache.link(prev, rip, idx, key);
-                        idx
-                    }
-                    Err(e) => match self.stop_exit(Stop::Fault(e), rip) {
-                        Some(exit) => return exit,
-                        None => continue,
-                    },
-                },
+            let idx = match self.next_block(prev) {
+                Ok(idx) => idx,
+                Err(Some(exit)) => return exit,
+                Err(None) => continue,
             };
             prev = idx;
             let b = &self.cache.blocks[idx as usize];
@@ -472,25 +434,50 @@ impl Cpu {
                         .count(),
                 );
             }
-            let ops = &self.cache.ops[start..start + n];
-            for op in ops {
-                self.core.rip = op.insn.next_ip();
-                if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
-                    match self.stop_exit(stop, op.insn.ip()) {
-                        Some(exit) => return exit,
-                        None => break,
-                    }
-                }
-                self.core.icount += 1;
-                if self.core.end_block {
-                    self.core.end_block = false;
-                    if let Some(hit) = self.core.watch_hit.take() {
-                        return Exit::Watchpoint(hit);
-                    }
-                    break;
-                }
+            if let Some(exit) = self.execute(start, n) {
+                return exit;
             }
         }
+    }
+
+    /// The block to execute at RIP: through `prev`'s links, or a lookup
+    /// (decoding on a miss). `Err(Some(exit))` ends the run; `Err(None)`
+    /// means the fetch fault was delivered to the guest: look again.
+    #[inline(always)]
+    fn next_block(&mut self, prev: u32) -> Result<u32, Option<Exit>> {
+        let rip = self.core.rip;
+        let key = self.cache.link_key(&self.core);
+        if let Some(idx) = self.cache.linked(prev, rip, key) {
+            return Ok(idx);
+        }
+        match self.cache.block_at(&mut self.core) {
+            Ok(idx) => {
+                // Decoding may have cleared the cache: recompute the key.
+                let key = self.cache.link_key(&self.core);
+                self.cache.link(prev, rip, idx, key);
+                Ok(idx)
+            }
+            Err(e) => Err(self.stop_exit(Stop::Fault(e), rip)),
+        }
+    }
+
+    /// Executes `n` ops from arena index `start` (one block or its prefix);
+    /// `Some` ends the run. Leaves the block early after a store to code, a
+    /// watchpoint hit, or an event delivered to the guest.
+    #[inline(always)]
+    fn execute(&mut self, start: usize, n: usize) -> Option<Exit> {
+        for op in &self.cache.ops[start..start + n] {
+            self.core.rip = op.insn.next_ip();
+            if let Err(stop) = (op.handler)(&mut self.core, &op.insn) {
+                return self.stop_exit(stop, op.insn.ip());
+            }
+            self.core.icount += 1;
+            if self.core.end_block {
+                self.core.end_block = false;
+                return self.core.watch_hit.take().map(Exit::Watchpoint);
+            }
+        }
+        None
     }
 
     /// Executes one instruction with the tracer attached; `Some` ends the run.

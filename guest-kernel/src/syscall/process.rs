@@ -331,41 +331,11 @@ fn ignored_by_default(s: u8) -> bool {
 
 /// Name of a classic signal for log lines.
 pub fn signal_name(s: u8) -> &'static str {
-    const NAMES: [&str; 32] = [
-        "0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    NAMES.get(usize::from(s)).copied().unwrap_or("SIGRT")
+    match (s, emu_abi::signals::name(s)) {
+        (_, Some(name)) => name,
+        (0, None) => "0",
+        _ => "SIGRT",
+    }
 }
 
 /// Delivers signal `s` to the process itself: default actions only for now.

@@ -485,7 +485,7 @@ impl Core {
                     base,
                     Register::RSP | Register::RBP | Register::ESP | Register::EBP
                 );
-                if stack && ((addr as i64) << 16 >> 16) as u64 != addr {
+                if stack && !crate::mmu::is_canonical(addr) {
                     self.stack_fault_pending.set(true);
                 }
                 addr
@@ -557,7 +557,7 @@ impl Core {
     #[inline(always)]
     pub fn push(&mut self, v: u64, bytes: usize) -> Result<(), Exception> {
         let rsp = self.gpr[4].wrapping_sub(bytes as u64);
-        if ((rsp as i64) << 16 >> 16) as u64 != rsp {
+        if !crate::mmu::is_canonical(rsp) {
             return Err(Exception::StackFault(0));
         }
         self.write_sized(rsp, bytes, v)?;
@@ -570,7 +570,7 @@ impl Core {
     /// is #SS(0), not #GP(0).
     #[inline(always)]
     pub fn read_stack(&mut self, addr: u64, bytes: usize) -> Result<u64, Exception> {
-        if ((addr as i64) << 16 >> 16) as u64 != addr {
+        if !crate::mmu::is_canonical(addr) {
             return Err(Exception::StackFault(0));
         }
         self.read_sized(addr, bytes)
@@ -579,7 +579,7 @@ impl Core {
     /// Checks that `len` bytes at the stack address `addr` are writable
     /// (#SS(0) when non-canonical), without writing.
     pub fn probe_stack_write(&mut self, addr: u64, len: u64) -> Result<(), Exception> {
-        if ((addr as i64) << 16 >> 16) as u64 != addr {
+        if !crate::mmu::is_canonical(addr) {
             return Err(Exception::StackFault(0));
         }
         self.probe_write(addr, len)
@@ -589,7 +589,7 @@ impl Core {
     #[inline(always)]
     pub fn pop(&mut self, bytes: usize) -> Result<u64, Exception> {
         let rsp = self.gpr[4];
-        if ((rsp as i64) << 16 >> 16) as u64 != rsp {
+        if !crate::mmu::is_canonical(rsp) {
             return Err(Exception::StackFault(0));
         }
         let v = self.read_sized(rsp, bytes)?;

@@ -11,6 +11,7 @@ mod tlb;
 mod walk;
 
 pub use tlb::Tlb;
+pub use walk::is_canonical;
 
 use crate::cpu::exception::Exception;
 use crate::memory::GuestRam;

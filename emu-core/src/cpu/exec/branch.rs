@@ -58,7 +58,7 @@ pub fn resolve(i: &Instruction) -> Option<Handler> {
 /// `target` if it is canonical (48-bit linear addresses), else #GP(0).
 #[inline(always)]
 pub(super) fn canonical(target: u64) -> Result<u64, Stop> {
-    if ((target as i64) << 16 >> 16) as u64 == target {
+    if crate::mmu::is_canonical(target) {
         Ok(target)
     } else {
         Err(Stop::Fault(Exception::GeneralProtection(0)))

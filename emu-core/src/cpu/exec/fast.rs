@@ -44,8 +44,9 @@ fn set<const W: u32>(core: &mut Core, r: Register, v: u64) {
     core.gpr[gpr::<W>(r)] = if W == 64 { v } else { v & 0xffff_ffff };
 }
 
+/// Base + index * scale + displacement of a simple memory operand.
 #[inline(always)]
-fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
+fn address<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
     // EA_BASE_INDEX also covers index-only operands (`[disp + index * scale]`).
     let base = match (EA, i.memory_base()) {
         (EA_BASE_INDEX, Register::None) => 0,
@@ -56,9 +57,16 @@ fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
         let index = core.gpr[gpr::<64>(i.memory_index())];
         addr = addr.wrapping_add(index << (i.memory_index_scale().trailing_zeros()));
     }
+    addr
+}
+
+/// The address of a memory operand that is about to be accessed.
+#[inline(always)]
+fn ea<const EA: u8>(core: &Core, i: &Instruction) -> u64 {
+    let addr = address::<EA>(core, i);
     // Non-canonical RSP/RBP-based accesses are #SS(0) (see Core::ea).
     let stack_base = matches!(i.memory_base(), Register::RSP | Register::RBP);
-    if ((addr as i64) << 16 >> 16) as u64 != addr && stack_base {
+    if !crate::mmu::is_canonical(addr) && stack_base {
         core.stack_fault_pending.set(true);
     }
     addr
@@ -104,7 +112,7 @@ fn imm1(i: &Instruction) -> u64 {
 
 #[inline(always)]
 fn jump_to(core: &mut Core, target: u64) -> Result<(), Stop> {
-    if ((target as i64) << 16 >> 16) as u64 != target {
+    if !crate::mmu::is_canonical(target) {
         return Err(Stop::Fault(
             crate::cpu::exception::Exception::GeneralProtection(0),
         ));
@@ -127,7 +135,7 @@ fn jmp_m64<const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
 fn jcc<const CC: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
     if core.flags.cond(CONDITIONS[CC as usize]) {
         let target = i.near_branch64();
-        if ((target as i64) << 16 >> 16) as u64 != target {
+        if !crate::mmu::is_canonical(target) {
             return Err(Stop::Fault(
                 crate::cpu::exception::Exception::GeneralProtection(0),
             ));
@@ -293,16 +301,8 @@ fn mov_mi<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Resul
 }
 
 fn lea<const W: u32, const EA: u8>(core: &mut Core, i: &Instruction) -> Result<(), Stop> {
-    // lea accesses no memory: compute the address without the #SS bookkeeping.
-    let base = match i.memory_base() {
-        Register::None => 0,
-        b => core.gpr[gpr::<64>(b)],
-    };
-    let mut a = base.wrapping_add(i.memory_displacement64());
-    if EA == EA_BASE_INDEX {
-        let index = core.gpr[gpr::<64>(i.memory_index())];
-        a = a.wrapping_add(index << i.memory_index_scale().trailing_zeros());
-    }
+    // lea accesses no memory: the address without the #SS bookkeeping.
+    let a = address::<EA>(core, i);
     set::<W>(core, i.op0_register(), a);
     Ok(())
 }

@@ -57,7 +57,7 @@ fn require_cpl0(core: &Core) -> Result<(), Stop> {
 }
 
 fn canonical(v: u64) -> bool {
-    ((v as i64) << 16 >> 16) as u64 == v
+    crate::mmu::is_canonical(v)
 }
 
 fn cpl0_nop(core: &mut Core, _: &Instruction) -> Result<(), Stop> {

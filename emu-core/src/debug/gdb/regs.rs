@@ -55,7 +55,7 @@ pub fn capture(cpu: &Cpu) -> X86Regs {
 }
 
 fn canonical(v: u64) -> bool {
-    ((v as i64) << 16 >> 16) as u64 == v
+    crate::mmu::is_canonical(v)
 }
 
 /// Checks `r`'s value in `regs` against what the CPU accepts.

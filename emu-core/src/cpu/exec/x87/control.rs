@@ -354,7 +354,7 @@ const FXSAVE_WRITTEN: usize = 416;
 /// address (#GP(0), or #SS(0) when RSP/RBP-based) before misalignment (#GP(0)), then the last
 /// byte of the 512-byte area and then its first byte (the area spans at most two pages).
 fn check_fx_area(core: &mut Core, addr: u64, write: bool) -> Result<(), Stop> {
-    if ((addr as i64) << 16 >> 16) as u64 != addr {
+    if !crate::mmu::is_canonical(addr) {
         // The access faults in translation, with the error the addressing mode calls for.
         core.read_u8(addr)?;
     }
